@@ -1,0 +1,1 @@
+"""Corpus recipes and the bundled sample corpus, installed as macedonizer._corpora (data only)."""

@@ -1,0 +1,1 @@
+"""The bundled CC0 sample corpus (data only)."""

@@ -1,0 +1,161 @@
+"""The ``macedonizer`` command line: thin click commands over the stage functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import MacedonizerError
+
+
+class _Group(click.Group):
+    """A click group that turns user errors into one sentence and exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MacedonizerError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; nothing was written.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="macedonizer")
+def main():
+    """From raw Macedonian text to a published family of BERT models."""
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter("expected I/N, for example 0/8") from None
+    if not (count >= 1 and 0 <= index < count):
+        raise click.BadParameter(f"expected 0 <= I < N, got {value}")
+    return index, count
+
+
+@main.command(epilog="""\b
+Examples:
+  macedonizer clean dump/*.jsonl.gz -o corpus/
+  macedonizer clean corpus:wikipedia -o wiki/ --workers 8
+  macedonizer clean hf:HuggingFaceFW/fineweb-2:mkd_Cyrl -o web/ --shard 3/16
+  macedonizer clean sentences.txt -o out/ --filters lang --rejects
+""")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--filters", default="all", show_default=True,
+              help="Filter groups: all, lang (language ID + exact dedup), none, or a comma list of "
+                   "langid, quality, dedup, near-dedup, pii.")
+@click.option("--mk-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Minimum mk_score to keep a document.")
+@click.option("--paragraphs", is_flag=True, help=".txt inputs: documents are separated by blank lines.")
+@click.option("--text-field", default="text", show_default=True, help="Text field of JSONL, Parquet and datasets.")
+@click.option("--min-words", type=click.IntRange(0), default=None, help="Quality: minimum words per document.")
+@click.option("--min-chars", type=click.IntRange(0), default=None, help="Quality: minimum characters per document.")
+@click.option("--near-dup-threshold", type=click.FloatRange(0, 1), default=0.8, show_default=True,
+              help="Jaccard similarity at which documents are near duplicates.")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes.")
+@click.option("--shard", "shard", default=None, help="Process only shard I of N (0-based), e.g. 3/16.")
+@click.option("--rejects", is_flag=True, help="Also write dropped documents with their reason to OUT/rejects/.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def clean(inputs, out, filters, mk_threshold, paragraphs, text_field, min_words, min_chars,
+          near_dup_threshold, workers, shard, rejects, overwrite, quiet):
+    """Clean raw text into a Macedonian corpus (OUT/*.jsonl.gz + OUT/report.json).
+
+    INPUTS are .txt, .jsonl(.gz), .parquet and .xml.bz2 files, folders and globs
+    of those, Hugging Face datasets as hf:ID[:CONFIG[:SPLIT]], and bundled
+    recipes as corpus:NAME (see `macedonizer corpora`).
+    """
+    from .corpus.filters import QualityConfig
+    from .corpus.pipeline import CleanConfig, RunOptions, parse_filters, run
+    from .corpus.readers import ReadOptions
+
+    quality = QualityConfig()
+    if min_words is not None:
+        quality = replace(quality, min_words=min_words)
+    if min_chars is not None:
+        quality = replace(quality, min_chars=min_chars)
+    config = CleanConfig(
+        filters=parse_filters(filters),
+        mk_threshold=mk_threshold,
+        near_dup_threshold=near_dup_threshold,
+        read=ReadOptions(paragraphs=paragraphs, text_field=text_field),
+        quality=quality,
+    )
+    options = RunOptions(workers=workers, shard=_parse_shard(shard), rejects=rejects,
+                         overwrite=overwrite, progress=not quiet)
+    out_dir = run(list(inputs), out, config, options)
+    if not quiet:
+        tag = "" if options.shard is None else f"-shard{options.shard[0]:05d}-of-{options.shard[1]:05d}"
+        with open(Path(out_dir) / f"report{tag}.json", encoding="utf-8") as f:
+            print_clean_summary(json.load(f), out_dir)
+
+
+def print_clean_summary(report: dict, out_dir) -> None:
+    """A few lines a person can read: what went in, what came out, and why."""
+    docs, chars = report["documents"], report["characters"]
+    wall = report["timings_s"]["wall"] or 1e-9
+    mb = chars["in"] * 2 / 1e6  # Cyrillic is two bytes a character in UTF-8
+    share = docs["out"] / docs["in"] if docs["in"] else 0.0
+    click.echo(f"\nKept {docs['out']:,} of {docs['in']:,} documents ({share:.1%}), "
+               f"{chars['out']:,} of {chars['in']:,} characters, in {wall:.1f}s (~{mb / wall:.1f} MB/s).")
+    if report["drops"]:
+        click.echo("Dropped:")
+        for reason, counts in report["drops"].items():
+            click.echo(f"  {reason:<20} {counts['docs']:>10,} docs {counts['chars']:>14,} chars")
+    extras = {**report["skipped_on_read"], **{f"repaired {k}": v for k, v in report["repairs"].items()},
+              **{f"lines removed: {k}": v for k, v in report["lines_removed"].items()},
+              **{f"PII {k}": v for k, v in report["pii_replaced"].items()}}
+    for name, value in extras.items():
+        click.echo(f"  {name:<28} {value:>8,}")
+    click.echo(f"Output: {out_dir}")
+
+
+@main.command()
+def corpora():
+    """List the bundled corpus recipes (use them as corpus:NAME)."""
+    from .corpus.recipes import available_recipes, load_recipe
+
+    for name in available_recipes():
+        recipe = load_recipe(name)
+        click.echo(f"corpus:{name:<12} {recipe.title}")
+        click.echo(f"  {'':12} {recipe.dataset}{':' + recipe.config if recipe.config else ''} · "
+                   f"{recipe.licence} · {recipe.size}")
+
+
+@main.command()
+@click.option("-o", "--out", "out", default="build", show_default=True, type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Redo every stage.")
+def build(out, force):
+    """Run the pipeline on the bundled sample corpus, offline.
+
+    Today this runs the stages that exist (clean); tokenizer, pretraining,
+    evaluation and cards join as they land.
+    """
+    from .corpus.pipeline import CleanConfig, RunOptions, run
+    from .corpus.recipes import corpora_dir
+
+    sample = corpora_dir() / "sample"
+    corpus_dir = Path(out) / "corpus"
+    if corpus_dir.exists() and not force:
+        click.echo(f"clean: up to date ({corpus_dir}); use --force to redo it.")
+        return
+    run([str(sample)], corpus_dir, CleanConfig(), RunOptions(overwrite=True))
+    with open(corpus_dir / "report.json", encoding="utf-8") as f:
+        print_clean_summary(json.load(f), corpus_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""Readers: every input ``clean`` accepts becomes a stream of Documents.
+
+Inputs are files (``.txt``, ``.txt.gz``, ``.jsonl``, ``.jsonl.gz``,
+``.parquet``, MediaWiki ``.xml.bz2`` dumps), folders and globs of those,
+Hugging Face datasets as ``hf:ID[:CONFIG[:SPLIT]]`` (streamed, never
+downloaded whole) and bundled recipes as ``corpus:NAME``.
+
+Damage inside a file (invalid UTF-8, a malformed JSON line, a line too long
+to be text) is skipped and counted; a problem that makes the whole input
+unusable (a missing path, a Parquet file without the text column, an
+unreachable dataset) raises :class:`MacedonizerError`.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MacedonizerError
+from .document import Document
+
+TEXT_SUFFIXES = (".txt", ".txt.gz")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
+PARQUET_SUFFIXES = (".parquet",)
+WIKI_SUFFIXES = (".xml.bz2", ".xml")
+ALL_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES + WIKI_SUFFIXES
+
+_BINARY_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How inputs are read (the reading part of the clean config)."""
+
+    paragraphs: bool = False
+    """``.txt``: documents are separated by blank lines, not one per line."""
+    text_field: str = "text"
+    """JSONL, Parquet and datasets: the field that holds the text."""
+    max_line_bytes: int = 4_000_000
+    """A line longer than this is not text anyone wrote; skipped, not read whole."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One concrete input: a file, or a dataset on the Hub."""
+
+    kind: str  # "txt" | "jsonl" | "parquet" | "wiki" | "hf"
+    location: str
+    name: str
+    config: str | None = None
+    split: str = "train"
+    text_field: str | None = None
+
+
+def _suffix_kind(path: str) -> str | None:
+    lower = path.lower()
+    for kind, suffixes in (
+        ("txt", TEXT_SUFFIXES),
+        ("jsonl", JSONL_SUFFIXES),
+        ("parquet", PARQUET_SUFFIXES),
+        ("wiki", WIKI_SUFFIXES),
+    ):
+        if lower.endswith(suffixes):
+            return kind
+    return None
+
+
+def parse_hf_spec(spec: str) -> Source:
+    """``hf:ID[:CONFIG[:SPLIT]]`` to a Source."""
+    parts = spec[len("hf:") :].split(":")
+    if not parts[0] or len(parts) > 3:
+        raise MacedonizerError(f"Invalid dataset spec {spec!r}: expected hf:ID[:CONFIG[:SPLIT]].")
+    dataset_id = parts[0]
+    config = parts[1] if len(parts) > 1 and parts[1] else None
+    split = parts[2] if len(parts) > 2 and parts[2] else "train"
+    return Source("hf", dataset_id, spec, config=config, split=split)
+
+
+def resolve_inputs(specs: Iterable[str]) -> tuple[list[Source], Counter]:
+    """Expand paths, folders, globs, ``hf:`` and ``corpus:`` specs into Sources.
+
+    Returns the sources and a count of files skipped while expanding folders
+    (unsupported types), for the report.
+    """
+    from .recipes import load_recipe
+
+    sources: list[Source] = []
+    skipped: Counter = Counter()
+    for spec in specs:
+        if spec.startswith("hf:"):
+            sources.append(parse_hf_spec(spec))
+            continue
+        if spec.startswith("corpus:"):
+            recipe = load_recipe(spec[len("corpus:") :])
+            sources.append(recipe.source())
+            continue
+        if glob.has_magic(spec):
+            matches = sorted(glob.glob(spec, recursive=True))
+            if not matches:
+                raise MacedonizerError(f"No files match {spec!r}.")
+        else:
+            if not os.path.exists(spec):
+                raise MacedonizerError(f"Input not found: {spec}")
+            matches = [spec]
+        for match in matches:
+            if os.path.isdir(match):
+                files = sorted(
+                    str(p) for p in Path(match).rglob("*") if p.is_file() and not p.name.startswith(".")
+                )
+                for path in files:
+                    kind = _suffix_kind(path)
+                    if kind is None:
+                        skipped["unsupported_file"] += 1
+                    else:
+                        sources.append(Source(kind, path, path))
+            else:
+                kind = _suffix_kind(match)
+                if kind is None:
+                    raise MacedonizerError(
+                        f"Unsupported input type: {match} (expected one of {', '.join(ALL_SUFFIXES)})."
+                    )
+                sources.append(Source(kind, match, match))
+    if not sources:
+        raise MacedonizerError("No input files found.")
+    return sources, skipped
+
+
+def _open_binary(path: str):
+    if path.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.lower().endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+def _looks_binary(path: str) -> bool:
+    with _open_binary(path) as f:
+        head = f.read(_BINARY_SNIFF_BYTES)
+    return b"\x00" in head
+
+
+def _decode(raw: bytes, stats: Counter) -> str | None:
+    """UTF-8, or CP1251 for legacy Cyrillic text; None (counted) if neither."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Much older Macedonian web text is Windows-1251. Bytes that are not UTF-8
+    # but decode to mostly Cyrillic letters under CP1251 are that.
+    try:
+        text = raw.decode("cp1251")
+    except UnicodeDecodeError:
+        stats["invalid_utf8"] += 1
+        return None
+    letters = [ch for ch in text if ch.isalpha()]
+    cyrillic = sum(1 for ch in letters if "\u0400" <= ch <= "\u04ff")
+    if letters and cyrillic / len(letters) >= 0.8:
+        stats["decoded_cp1251"] += 1
+        return text
+    stats["invalid_utf8"] += 1
+    return None
+
+
+def _raw_lines(f, max_bytes: int, stats: Counter) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, bytes) with lines over ``max_bytes`` skipped unread."""
+    lineno = 0
+    while True:
+        chunk = f.readline(max_bytes + 1)
+        if not chunk:
+            return
+        lineno += 1
+        if len(chunk) > max_bytes and not chunk.endswith(b"\n"):
+            stats["line_too_long"] += 1
+            # Skip the rest of the line in bounded pieces.
+            while chunk and not chunk.endswith(b"\n"):
+                chunk = f.readline(max_bytes + 1)
+            continue
+        yield lineno, chunk.rstrip(b"\r\n")
+
+
+def _read_txt(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
+    with _open_binary(source.location) as f:
+        paragraph: list[str] = []
+        start = 0
+        for lineno, raw in _raw_lines(f, options.max_line_bytes, stats):
+            text = _decode(raw, stats)
+            if text is None:
+                continue
+            if not options.paragraphs:
+                if text.strip():
+                    yield Document(text, source.name, f"{source.name}:{lineno}")
+                continue
+            if text.strip():
+                if not paragraph:
+                    start = lineno
+                paragraph.append(text)
+            elif paragraph:
+                yield Document("\n".join(paragraph), source.name, f"{source.name}:{start}")
+                paragraph = []
+        if paragraph:
+            yield Document("\n".join(paragraph), source.name, f"{source.name}:{start}")
+
+
+def _read_jsonl(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
+    field = source.text_field or options.text_field
+    with _open_binary(source.location) as f:
+        for lineno, raw in _raw_lines(f, options.max_line_bytes, stats):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                stats["malformed_json"] += 1
+                continue
+            text = record.get(field) if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                stats["missing_text_field"] += 1
+                continue
+            doc_id = record.get("id")
+            doc_id = f"{source.name}:{doc_id}" if isinstance(doc_id, (str, int)) else f"{source.name}:{lineno}"
+            yield Document(text, source.name, doc_id)
+
+
+def _read_parquet(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
+    import pyarrow.parquet as pq
+
+    field = source.text_field or options.text_field
+    try:
+        parquet = pq.ParquetFile(source.location)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise MacedonizerError(f"Cannot read Parquet file {source.location}: {exc}") from None
+    columns = parquet.schema_arrow.names
+    if field not in columns:
+        raise MacedonizerError(
+            f"Parquet file {source.location} has no column {field!r} "
+            f"(columns: {', '.join(columns)}); choose one with --text-field."
+        )
+    row = 0
+    for batch in parquet.iter_batches(columns=[field], batch_size=1024):
+        for text in batch.column(0).to_pylist():
+            row += 1
+            if not isinstance(text, str):
+                stats["missing_text_field"] += 1
+                continue
+            yield Document(text, source.name, f"{source.name}:{row}")
+
+
+def _read_hf(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
+    field = source.text_field or options.text_field
+    try:
+        import datasets
+
+        datasets.logging.set_verbosity_error()
+        dataset = datasets.load_dataset(
+            source.location, source.config, split=source.split, streaming=True
+        )
+        rows = iter(dataset)
+        row = 0
+        while True:
+            record = next(rows, None)
+            if record is None:
+                return
+            row += 1
+            text = record.get(field)
+            if not isinstance(text, str):
+                if row == 1 and field not in record:
+                    raise MacedonizerError(
+                        f"Dataset {source.name} has no field {field!r} "
+                        f"(fields: {', '.join(record)}); choose one with --text-field."
+                    )
+                stats["missing_text_field"] += 1
+                continue
+            yield Document(text, source.name, f"{source.name}:{record.get('id', row)}")
+    except MacedonizerError:
+        raise
+    except Exception as exc:  # datasets raises many types for "not reachable"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MacedonizerError(f"Cannot read Hugging Face dataset {source.name}: {reason}") from None
+
+
+def _read_wiki(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
+    from .wiki import iter_articles
+
+    for title, text in iter_articles(source.location, stats):
+        yield Document(text, source.name, f"{source.name}:{title}")
+
+
+_READERS = {
+    "txt": _read_txt,
+    "jsonl": _read_jsonl,
+    "parquet": _read_parquet,
+    "hf": _read_hf,
+    "wiki": _read_wiki,
+}
+
+
+def read_source(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
+    """Stream the documents of one source; damage is counted in ``stats``."""
+    if source.kind != "hf":
+        if os.path.getsize(source.location) == 0:
+            stats["empty_file"] += 1
+            return
+        try:
+            if _looks_binary(source.location):
+                stats["binary_file"] += 1
+                return
+        except (OSError, EOFError) as exc:
+            stats["corrupt_file"] += 1
+            return
+    try:
+        yield from _READERS[source.kind](source, options, stats)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        # A truncated or damaged archive: keep what was read, count the file.
+        if isinstance(exc, PermissionError):
+            raise MacedonizerError(f"Cannot read {source.location}: permission denied.") from None
+        stats["corrupt_file"] += 1
