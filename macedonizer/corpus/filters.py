@@ -33,8 +33,10 @@ class QualityConfig:
     """Gopher: '#' and '…' per word."""
     max_digit_ratio: float = 0.25
     """Digits per non-space character: tables, scores, phone lists."""
-    min_alpha_word_ratio: float = 0.8
-    """Gopher: share of words that contain a letter."""
+    min_alpha_word_ratio: float = 0.7
+    """Gopher: share of words that contain a letter (numbers count against it,
+    lone punctuation such as "—" is not a word). Gopher's 0.8 drops short
+    biographical sentences full of dates."""
     max_bullet_line_ratio: float = 0.9
     """Gopher: share of lines that start with a bullet."""
     max_ellipsis_line_ratio: float = 0.3
@@ -48,64 +50,107 @@ class QualityConfig:
         (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10),
     )
     """Gopher: characters covered by n-grams that occur more than once."""
-    min_words_for_repetition: int = 30
-    """Repetition statistics are noise on short texts; below this they are skipped."""
+    min_words_for_repetition: int = 100
+    """Repetition statistics are noise on short texts (one repeated name is 20%
+    of a 40-word paragraph); below this many words they are skipped."""
 
 
 # Boilerplate of web pages, in Macedonian and English. A line that matches is
 # removed from its document (C4 style); a document left with nothing is dropped.
 BOILERPLATE_PATTERNS = [
-    r"колачиња|колачињата|cookies?\b",
+    # Cookie banners ("колачиња" are also biscuits, so only the banner phrasing).
+    r"(користи|користиме|употребува|употребуваме|прифати|прифаќам|прифатете|политика за) колачиња"
+    r"|колачиња (за да|за подобро|за анализа)|(use|uses|accept|allow) cookies|cookie (policy|settings|consent)",
     r"прочитај(те)? (повеќе|понатаму|ја целата)|повеќе на линкот|read more|continue reading",
-    r"сите права (се )?задржани|all rights reserved|©",
+    r"сите права (се )?задржани|all rights reserved|© ?\d{4}|copyright ©",
     r"lorem ipsum",
-    r"javascript",
+    r"(овозможете|вклучете|enable|activate) javascript|javascript (е (исклучен|потребен)|is (disabled|required))",
     r"политика (за|на) приватност|privacy policy|услови (за|на) користење|terms of (use|service)",
     r"(следете|следи) (не|нè|нѐ) на|follow us|сподели на (facebook|twitter)|share on",
     r"најави се|регистрирај се|log ?in\b|sign up|subscribe|претплати се",
     r"кликни(те)? (тука|овде)|click here",
-    r"^(почетна|home|контакт|contact|за нас|about us|мени|menu)$",
 ]
-_BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS), re.IGNORECASE)
+# A boilerplate line is short: a paragraph that merely mentions cookies or
+# JavaScript is text about them.
+MAX_BOILERPLATE_LINE_CHARS = 250
+# Whole lines that are site navigation rather than text.
+NAVIGATION_LINES = frozenset([
+    "почетна", "home", "контакт", "контакти", "contact", "за нас", "about us", "мени", "menu",
+    "пребарај", "search", "архива", "најнови вести", "најчитани", "поврзани вести",
+    # Section menus of news sites, when a line holds nothing else.
+    "вести", "спорт", "економија", "култура", "свет", "магазин", "забава", "хроника", "политика",
+    "општество", "здравје", "технологија", "мислења", "колумни", "видео", "фото", "галерија",
+])
+_BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS))
+# Literal fragments, one of which every pattern above contains: a cheap
+# substring test spares the regex on the vast majority of text.
+_BOILERPLATE_HINTS = (
+    "колачи", "cookie", "прочитај", "линкот", "read more", "continue reading", "задржани",
+    "rights reserved", "©", "lorem ipsum", "javascript", "приватност", "privacy", "користење",
+    "terms of", "следете", "следи ", "follow us", "сподели", "share on", "најави", "регистрирај",
+    "log in", "login", "sign up", "subscribe", "претплати", "кликни", "click here",
+)
 _BULLET_RE = re.compile(r"^\s*[•‣◦⁃∙●▪\-–*]")
 _ELLIPSIS_RE = re.compile(r"(\.\.\.|…)\s*$")
 _WORD_RE = re.compile(r"\S+")
-_ALPHA_RE = re.compile(r"[^\W\d_]")
+# A whitespace-separated token without a single letter but with a digit
+# ("1990", "(3)", "12,5%"); and one of punctuation alone ("—", "-"), not a word.
+_NON_ALPHA_TOKEN_RE = re.compile(r"(?<!\S)(?:[\d_]|[^\w\s])*\d(?:[\d_]|[^\w\s])*(?!\S)")
+_PUNCT_TOKEN_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
+_NON_WORD_CHAR_RE = re.compile(r"[\W_]")
 _DIGIT_RE = re.compile(r"\d")
-_STRIP_PUNCT = str.maketrans("", "", ".,;:!?\"'()[]{}«»„“”‘’—–-")
+
+
+def _is_boilerplate(line_lower: str) -> bool:
+    if len(line_lower) > MAX_BOILERPLATE_LINE_CHARS:
+        return False
+    return line_lower.strip(" .:|»›") in NAVIGATION_LINES or (
+        any(hint in line_lower for hint in _BOILERPLATE_HINTS) and bool(_BOILERPLATE_RE.search(line_lower))
+    )
 
 
 def remove_boilerplate_lines(text: str) -> tuple[str, int]:
     """Drop lines that are web-page furniture; return (text, lines removed)."""
-    if not _BOILERPLATE_RE.search(text):
+    lower = text.lower()
+    if not any(hint in lower for hint in _BOILERPLATE_HINTS) and "\n" not in text and len(text) > 20:
         return text, 0
     kept = []
     removed = 0
     for line in text.split("\n"):
-        if line and _BOILERPLATE_RE.search(line):
+        if line and _is_boilerplate(line.lower()):
             removed += 1
         else:
             kept.append(line)
     return "\n".join(kept).strip(), removed
 
 
-def _ngram_ratios(words: list[str], n: int) -> tuple[float, float]:
-    """(share of characters in the most frequent n-gram, in repeated n-grams)."""
-    if len(words) < n:
-        return 0.0, 0.0
-    grams = list(zip(*(words[i:] for i in range(n))))
+def _ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
+    return list(zip(*(words[i:] for i in range(n))))
+
+
+def top_ngram_ratio(words: list[str], n: int) -> float:
+    """Share of word characters covered by the most frequent n-gram (Gopher)."""
+    grams = _ngrams(words, n)
+    if not grams:
+        return 0.0
+    gram, count = Counter(grams).most_common(1)[0]
+    if count == 1:
+        return 0.0
+    return sum(map(len, gram)) * count / (sum(map(len, words)) or 1)
+
+
+def duplicate_ngram_ratio(words: list[str], n: int) -> float:
+    """Share of word characters inside n-grams that occur more than once (Gopher)."""
+    grams = _ngrams(words, n)
     counts = Counter(grams)
     if len(counts) == len(grams):  # nothing repeats: the common case, and cheap
-        return 0.0, 0.0
-    total = sum(map(len, words)) or 1
-    top_gram, top_count = counts.most_common(1)[0]
-    top = sum(map(len, top_gram)) * top_count
+        return 0.0
     covered = [False] * len(words)
     for i, gram in enumerate(grams):
         if counts[gram] > 1:
             covered[i : i + n] = [True] * n
     dup = sum(len(w) for w, c in zip(words, covered) if c)
-    return top / total, dup / total
+    return dup / (sum(map(len, words)) or 1)
 
 
 class QualityFilter:
@@ -123,7 +168,8 @@ class QualityFilter:
         n_words = len(words)
         if n_words < c.min_words:
             return False, "too_few_words"
-        mean_len = sum(len(w.translate(_STRIP_PUNCT)) for w in words) / n_words
+        # Letters and digits per word: punctuation does not make words longer.
+        mean_len = len(_NON_WORD_CHAR_RE.sub("", text)) / n_words
         if not c.min_mean_word_length <= mean_len <= c.max_mean_word_length:
             return False, "mean_word_length"
         symbols = text.count("#") + text.count("…") + text.count("...")
@@ -132,8 +178,9 @@ class QualityFilter:
         non_space = len(text) - text.count(" ") - text.count("\n")
         if non_space and len(_DIGIT_RE.findall(text)) / non_space > c.max_digit_ratio:
             return False, "digit_ratio"
-        alpha_words = sum(1 for w in words if _ALPHA_RE.search(w))
-        if alpha_words / n_words < c.min_alpha_word_ratio:
+        real_words = n_words - len(_PUNCT_TOKEN_RE.findall(text))
+        alpha_words = real_words - len(_NON_ALPHA_TOKEN_RE.findall(text))
+        if real_words == 0 or alpha_words / real_words < c.min_alpha_word_ratio:
             return False, "alpha_word_ratio"
         lines = [line for line in text.split("\n") if line.strip()]
         if len(lines) > 1:
@@ -150,10 +197,10 @@ class QualityFilter:
         if n_words >= c.min_words_for_repetition:
             lowered = [w.lower() for w in words]
             for n, limit in c.max_top_ngram_ratio:
-                if _ngram_ratios(lowered, n)[0] > limit:
+                if top_ngram_ratio(lowered, n) > limit:
                     return False, "repeated_ngrams"
             for n, limit in c.max_duplicate_ngram_ratio:
-                dup = _ngram_ratios(lowered, n)[1]
+                dup = duplicate_ngram_ratio(lowered, n)
                 if dup > limit:
                     return False, "repeated_ngrams"
                 if dup == 0.0:  # no repeated n-gram: no longer one repeats either

@@ -101,62 +101,97 @@ class _Worker:
         self.groups = set(config.filters)
         self.quality = QualityFilter(config.quality)
 
-    def process(self, doc: Document) -> dict:
+    def process(self, doc: Document, stats: "_BatchStats") -> dict:
         """Return ``{"keep": bool, "reason": str|None, ...}`` for one document."""
         c = self.config
-        stats: dict = {"timings": Counter(), "repairs": Counter(), "pii": Counter(), "lines": Counter()}
         if len(doc.text) > c.quality.max_chars:
-            return self._drop(doc, "too_long", stats)
+            return self._drop(doc, "too_long")
 
-        t = time.perf_counter()
+        t0 = time.perf_counter()
         repairs = Repairs()
         text = normalize(doc.text, repairs)
-        stats["repairs"].update(mojibake=repairs.mojibake, homoglyph_words=repairs.homoglyph_words)
-        stats["lines"].update(repairs.lines_dropped)
-        stats["timings"]["normalize"] += time.perf_counter() - t
+        if repairs.mojibake:
+            stats.repairs["mojibake"] += repairs.mojibake
+        if repairs.homoglyph_words:
+            stats.repairs["homoglyph_words"] += repairs.homoglyph_words
+        if repairs.lines_dropped:
+            stats.lines.update(repairs.lines_dropped)
+        t1 = time.perf_counter()
+        stats.timings["normalize"] += t1 - t0
         if not text:
             reason = max(repairs.lines_dropped, key=repairs.lines_dropped.get) if repairs.lines_dropped else "empty"
-            return self._drop(doc, reason, stats)
+            return self._drop(doc, reason)
 
-        t = time.perf_counter()
         verdict = langid.score(text, use_statistical="langid" in self.groups)
-        stats["timings"]["langid"] += time.perf_counter() - t
-        result = {"mk_score": round(verdict.mk_score, 4)}
-        if "langid" in self.groups and verdict.mk_score < c.mk_threshold:
-            reason = "latin_script" if verdict.script == "latin" else "no_letters" if verdict.script == "none" else "not_macedonian"
-            return self._drop(doc, reason, stats, **result)
+        t2 = time.perf_counter()
+        stats.timings["langid"] += t2 - t1
+        mk_score = round(verdict.mk_score, 4)
+        stats.histogram[min(HISTOGRAM_BINS - 1, int(mk_score * HISTOGRAM_BINS))] += 1
+        if "langid" in self.groups and mk_score < c.mk_threshold:
+            reason = {"latin": "latin_script", "none": "no_letters"}.get(verdict.script, "not_macedonian")
+            return self._drop(doc, reason, mk_score)
 
         if "quality" in self.groups:
-            t = time.perf_counter()
             text, removed = remove_boilerplate_lines(text)
             if removed:
-                stats["lines"]["boilerplate"] += removed
+                stats.lines["boilerplate"] += removed
             keep, reason = (False, "boilerplate") if not text else self.quality(Document(text, doc.source, doc.id))
-            stats["timings"]["quality"] += time.perf_counter() - t
+            t3 = time.perf_counter()
+            stats.timings["quality"] += t3 - t2
+            t2 = t3
             if not keep:
-                return self._drop(doc, reason, stats, **result)
+                return self._drop(doc, reason, mk_score)
 
         if "pii" in self.groups:
-            t = time.perf_counter()
-            text = pii.scrub(text, stats["pii"])
-            stats["timings"]["pii"] += time.perf_counter() - t
+            text = pii.scrub(text, stats.pii)
+            t3 = time.perf_counter()
+            stats.timings["pii"] += t3 - t2
+            t2 = t3
 
-        t = time.perf_counter()
-        if "dedup" in self.groups:
-            result["exact_key"] = dedup.exact_key(text)
-        if "near-dedup" in self.groups:
-            result["signature"] = dedup.signature(text, c.minhash_perm, c.shingle_words)
-        stats["timings"]["dedup_keys"] += time.perf_counter() - t
-        return {"keep": True, "text": text, "source": doc.source, "id": doc.id, "chars_in": len(doc.text),
-                "stats": stats, **result}
+        result = {"keep": True, "chars_in": len(doc.text), "chars_out": len(text), "text": text,
+                  "source": doc.source, "id": doc.id, "mk_score": mk_score}
+        if "dedup" in self.groups or "near-dedup" in self.groups:
+            words = dedup.words_of(text)
+            if "dedup" in self.groups:
+                result["exact_key"] = dedup.exact_key(words)
+            if "near-dedup" in self.groups:
+                result["words"] = words  # signatures are computed for the whole batch at once
+            stats.timings["dedup_keys"] += time.perf_counter() - t2
+        # Serialised here, in parallel, so the main process only decides and writes.
+        result["line"] = json.dumps(
+            {"text": text, "source": doc.source, "id": doc.id, "mk_score": mk_score}, ensure_ascii=False
+        )
+        return result
 
     @staticmethod
-    def _drop(doc: Document, reason: str, stats: dict, **extra) -> dict:
-        return {"keep": False, "reason": reason, "text": doc.text, "source": doc.source, "id": doc.id,
-                "chars_in": len(doc.text), "stats": stats, **extra}
+    def _drop(doc: Document, reason: str, mk_score: float | None = None) -> dict:
+        return {"keep": False, "reason": reason, "chars_in": len(doc.text), "text": doc.text,
+                "source": doc.source, "id": doc.id, "mk_score": mk_score}
 
-    def process_batch(self, docs: list[Document]) -> list[dict]:
-        return [self.process(doc) for doc in docs]
+    def process_batch(self, docs: list[Document]) -> tuple[list[dict], "_BatchStats"]:
+        stats = _BatchStats()
+        results = [self.process(doc, stats) for doc in docs]
+        if "near-dedup" in self.groups:
+            t = time.perf_counter()
+            kept = [r for r in results if r["keep"]]
+            if kept:
+                sigs = dedup.signatures([r.pop("words") for r in kept], self.config.minhash_perm,
+                                        self.config.shingle_words)
+                for result, sig in zip(kept, sigs):
+                    result["signature"] = sig
+            stats.timings["dedup_keys"] += time.perf_counter() - t
+        return results, stats
+
+
+class _BatchStats:
+    """What the workers counted over one batch, merged into the report."""
+
+    def __init__(self):
+        self.repairs: Counter = Counter()
+        self.lines: Counter = Counter()
+        self.pii: Counter = Counter()
+        self.timings: Counter = Counter()
+        self.histogram = [0] * HISTOGRAM_BINS
 
 
 _WORKER: _Worker | None = None
@@ -184,14 +219,14 @@ class _ShardWriter:
         self._file = None
         self._count = 0
 
-    def write(self, record: dict) -> None:
+    def write_line(self, line: str) -> None:
         if self._file is None or self._count >= self.per_shard:
             self.close()
             path = self.folder / f"{self.prefix}-{len(self.paths):05d}.jsonl.gz"
             self.paths.append(path)
             self._file = gzip.open(path, "wt", encoding="utf-8", compresslevel=6)
             self._count = 0
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(line + "\n")
         self._count += 1
 
     def close(self) -> None:
@@ -238,35 +273,23 @@ def _library_versions() -> dict:
     return out
 
 
-class _Report:
+class _Report(_BatchStats):
     """Counts everything the stage did, for ``report.json`` and the summary."""
 
     def __init__(self):
+        super().__init__()
         self.docs_in = self.chars_in = self.docs_out = self.chars_out = 0
         self.drops: dict[str, Counter] = {}
-        self.repairs: Counter = Counter()
-        self.lines_dropped: Counter = Counter()
-        self.pii: Counter = Counter()
-        self.timings: Counter = Counter()
-        self.histogram = [0] * HISTOGRAM_BINS
 
-    def add(self, result: dict) -> None:
-        self.docs_in += 1
-        self.chars_in += result["chars_in"]
-        stats = result["stats"]
-        self.repairs.update(stats["repairs"])
-        self.lines_dropped.update(stats["lines"])
-        self.pii.update(stats["pii"])
-        self.timings.update(stats["timings"])
-        if "mk_score" in result:
-            self.histogram[min(HISTOGRAM_BINS - 1, int(result["mk_score"] * HISTOGRAM_BINS))] += 1
+    def merge(self, batch: _BatchStats) -> None:
+        self.repairs.update(batch.repairs)
+        self.lines.update(batch.lines)
+        self.pii.update(batch.pii)
+        self.timings.update(batch.timings)
+        self.histogram = [a + b for a, b in zip(self.histogram, batch.histogram)]
 
     def drop(self, reason: str, chars: int) -> None:
         self.drops.setdefault(reason, Counter()).update(docs=1, chars=chars)
-
-    def kept(self, chars: int) -> None:
-        self.docs_out += 1
-        self.chars_out += chars
 
 
 def run(inputs: list[str], out_dir: str | os.PathLike, config: CleanConfig | None = None,
@@ -367,8 +390,9 @@ def _run_into(tmp: Path, sources: list[Source], file_skips: Counter, config: Cle
 
     bar = tqdm(desc="clean", unit=" docs", disable=None if options.progress else True, dynamic_ncols=True)
     try:
-        for batch in results_iter:
+        for batch, batch_stats in results_iter:
             t = time.perf_counter()
+            report.merge(batch_stats)
             for result in batch:
                 _route(result, report, exact_seen, near_index, writer, rejects)
             report.timings["dedup_and_write"] += time.perf_counter() - t
@@ -393,7 +417,7 @@ def _run_into(tmp: Path, sources: list[Source], file_skips: Counter, config: Cle
         "drops": {reason: dict(c) for reason, c in sorted(report.drops.items(), key=lambda kv: -kv[1]["docs"])},
         "skipped_on_read": dict(read_stats),
         "repairs": {k: v for k, v in report.repairs.items() if v},
-        "lines_removed": dict(report.lines_dropped),
+        "lines_removed": dict(report.lines),
         "pii_replaced": dict(report.pii),
         "mk_score_histogram": {
             f"{i / HISTOGRAM_BINS:.1f}-{(i + 1) / HISTOGRAM_BINS:.1f}": n for i, n in enumerate(report.histogram)
@@ -410,7 +434,8 @@ def _run_into(tmp: Path, sources: list[Source], file_skips: Counter, config: Cle
 
 def _route(result: dict, report: _Report, exact_seen: set, near_index, writer: _ShardWriter, rejects) -> None:
     """Dedup and write one processed document (main process, input order)."""
-    report.add(result)
+    report.docs_in += 1
+    report.chars_in += result["chars_in"]
     reason = None if result["keep"] else result["reason"]
     if reason is None and "exact_key" in result:
         if result["exact_key"] in exact_seen:
@@ -420,14 +445,14 @@ def _route(result: dict, report: _Report, exact_seen: set, near_index, writer: _
     if reason is None and near_index is not None and near_index.seen_or_add(result["signature"]):
         reason = "near_duplicate"
     if reason is None:
-        record = {"text": result["text"], "source": result["source"], "id": result["id"], "mk_score": result["mk_score"]}
-        writer.write(record)
-        report.kept(len(result["text"]))
+        writer.write_line(result["line"])
+        report.docs_out += 1
+        report.chars_out += result["chars_out"]
         return
     report.drop(reason, result["chars_in"])
     if rejects is not None:
-        rejects.write({"reason": reason, "text": result["text"], "source": result["source"], "id": result["id"],
-                       "mk_score": result.get("mk_score")})
+        rejects.write_line(json.dumps({"reason": reason, "text": result["text"], "source": result["source"],
+                                       "id": result["id"], "mk_score": result["mk_score"]}, ensure_ascii=False))
 
 
 def _jsonable(value):
