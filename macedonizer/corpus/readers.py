@@ -308,10 +308,11 @@ def read_source(source: Source, options: ReadOptions, stats: Counter) -> Iterato
             stats["empty_file"] += 1
             return
         try:
-            if _looks_binary(source.location):
+            # Text formats only: Parquet and bzip2'd XML are binary by nature.
+            if source.kind in ("txt", "jsonl") and _looks_binary(source.location):
                 stats["binary_file"] += 1
                 return
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError):
             stats["corrupt_file"] += 1
             return
     try:

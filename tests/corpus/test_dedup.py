@@ -1,0 +1,40 @@
+import numpy as np
+
+from macedonizer.corpus.dedup import NearDuplicateIndex, exact_key, signatures, words_of
+
+LONG = ("Македонската кујна е позната по тавче гравче, ајвар, пастрмајлија и зелник, а секој регион има свои "
+        "посебни јадења што се подготвуваат за празниците. Во Охрид се јаде охридска пастрмка, во Струмица "
+        "се пржат пиперки со сирење, а во Велес се прави чомлек во земјен сад.")
+
+
+def test_exact_key_ignores_case_punctuation_and_spacing():
+    assert exact_key(words_of("Тоа е Добро!")) == exact_key(words_of("  тоа   е добро"))
+    assert exact_key(words_of("Тоа е добро.")) != exact_key(words_of("Тоа не е добро."))
+
+
+def test_signatures_estimate_jaccard_similarity():
+    a, b, c = signatures(
+        [words_of(LONG), words_of(LONG + " Ајварот е најдобар наесен."), words_of("Сосема друг текст за нешто друго.")],
+        num_perm=256, ngram=5,
+    )
+    assert 0.7 < np.mean(a == b) <= 1.0
+    assert np.mean(a == c) < 0.1
+
+
+def test_signatures_do_not_depend_on_the_batch():
+    texts = [words_of(LONG), words_of("кратко"), [], words_of("Друга реченица со повеќе од пет зборови во неа.")]
+    together = signatures(texts, 64, 5)
+    alone = [signatures([t], 64, 5)[0] for t in texts]
+    for x, y in zip(together, alone):
+        assert np.array_equal(x, y)
+
+
+def test_near_duplicate_index_keeps_the_first_and_drops_the_copy():
+    a, b, c = signatures(
+        [words_of(LONG), words_of(LONG.replace("земјен сад.", "глинен сад.")), words_of("Нешто сосема друго, без врска.")],
+        128, 5,
+    )
+    index = NearDuplicateIndex(threshold=0.8, num_perm=128)
+    assert index.seen_or_add(a) is False
+    assert index.seen_or_add(b) is True
+    assert index.seen_or_add(c) is False
