@@ -33,7 +33,7 @@ def main():
     """From raw Macedonian text to a published family of BERT models."""
 
 
-def _parse_shard(value: str | None) -> tuple[int, int] | None:
+def _parse_shard(ctx, param, value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
     try:
@@ -66,7 +66,8 @@ Examples:
 @click.option("--near-dup-threshold", type=click.FloatRange(0, 1), default=0.8, show_default=True,
               help="Jaccard similarity at which documents are near duplicates.")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes.")
-@click.option("--shard", "shard", default=None, help="Process only shard I of N (0-based), e.g. 3/16.")
+@click.option("--shard", "shard", default=None, callback=_parse_shard,
+              help="Process only shard I of N (0-based), e.g. 3/16.")
 @click.option("--rejects", is_flag=True, help="Also write dropped documents with their reason to OUT/rejects/.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
@@ -94,7 +95,7 @@ def clean(inputs, out, filters, mk_threshold, paragraphs, text_field, min_words,
         read=ReadOptions(paragraphs=paragraphs, text_field=text_field),
         quality=quality,
     )
-    options = RunOptions(workers=workers, shard=_parse_shard(shard), rejects=rejects,
+    options = RunOptions(workers=workers, shard=shard, rejects=rejects,
                          overwrite=overwrite, progress=not quiet)
     out_dir = run(list(inputs), out, config, options)
     if not quiet:
