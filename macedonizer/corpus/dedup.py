@@ -2,10 +2,11 @@
 
 Exact duplicates are found by a hash of the text with case, punctuation and
 whitespace removed. Near duplicates by MinHash over word 5-gram shingles and
-an LSH index (datasketch): a document whose estimated Jaccard similarity to
-an earlier kept one reaches the threshold is dropped. Signatures are computed
-in the worker processes; the index lives in the main process, which sees the
-documents in input order, so the result does not depend on the worker count.
+LSH banding (bands and rows chosen by datasketch for the threshold): a
+document that shares a band with an earlier kept one is dropped. Signatures
+and band keys are computed in the worker processes, a batch at a time; the
+index lives in the main process, which sees the documents in input order, so
+the result does not depend on the worker count.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from functools import lru_cache
 
 import numpy as np
 import xxhash
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import MinHashLSH
 
 _NON_WORD_RE = re.compile(r"[\W_]+")
 _SEED = 1
-_SCHEME = "affine64"  # tells datasketch how the signatures were made (64-bit values)
 
 
 def words_of(text: str) -> list[str]:
@@ -102,19 +102,49 @@ def signatures(word_lists: list[list[str]], num_perm: int, ngram: int) -> list[n
     return list(np.minimum.reduceat(permuted, offsets, axis=1).T)
 
 
+@lru_cache(maxsize=16)
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows per band) that best separate Jaccard ``threshold``.
+
+    datasketch chooses them by weighing false positives against false
+    negatives; we reuse its choice and do the banding ourselves, so that the
+    band keys are computed in the workers and the main process only looks
+    them up.
+    """
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
+def band_keys(signatures: list[np.ndarray], threshold: float, num_perm: int) -> list[list[int]]:
+    """For each signature, one 64-bit key per LSH band."""
+    if not signatures:
+        return []
+    bands, rows = lsh_bands(threshold, num_perm)
+    matrix = np.stack(signatures)[:, : bands * rows].reshape(len(signatures), bands, rows)
+    keys = np.zeros((len(signatures), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(rows):
+            keys = keys * _MIX + matrix[:, :, r] + np.uint64(r + 1)
+    return keys.tolist()
+
+
 class NearDuplicateIndex:
-    """An LSH index that answers "have I kept something like this already?"."""
+    """An LSH index that answers "have I kept something like this already?".
+
+    A document is a near duplicate when one of its bands equals that band of
+    a document kept before (the standard MinHash LSH candidate rule).
+    """
 
     def __init__(self, threshold: float, num_perm: int):
-        self.num_perm = num_perm
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._next = 0
+        bands, _ = lsh_bands(threshold, num_perm)
+        self._tables: list[set[int]] = [set() for _ in range(bands)]
 
-    def seen_or_add(self, hashvalues: np.ndarray) -> bool:
+    def seen_or_add(self, keys: list[int]) -> bool:
         """True if a near duplicate was kept before; otherwise remember this one."""
-        minhash = LeanMinHash(seed=_SEED, hashvalues=hashvalues, scheme=_SCHEME)
-        if self._lsh.query(minhash):
-            return True
-        self._lsh.insert(self._next, minhash, check_duplication=False)
-        self._next += 1
+        tables = self._tables
+        for table, key in zip(tables, keys):
+            if key in table:
+                return True
+        for table, key in zip(tables, keys):
+            table.add(key)
         return False

@@ -96,8 +96,10 @@ class RunOptions:
 class _Worker:
     """The per-document steps; one instance per process."""
 
-    def __init__(self, config: CleanConfig):
+    def __init__(self, config: CleanConfig, keep_text: bool = True):
         self.config = config
+        # The main process needs a document's text only to write it as a reject.
+        self.keep_text = keep_text
         self.groups = set(config.filters)
         self.quality = QualityFilter(config.quality)
 
@@ -148,7 +150,8 @@ class _Worker:
             stats.timings["pii"] += t3 - t2
             t2 = t3
 
-        result = {"keep": True, "chars_in": len(doc.text), "chars_out": len(text), "text": text,
+        result = {"keep": True, "chars_in": len(doc.text), "chars_out": len(text),
+                  "text": text if self.keep_text else None,
                   "source": doc.source, "id": doc.id, "mk_score": mk_score}
         if "dedup" in self.groups or "near-dedup" in self.groups:
             words = dedup.words_of(text)
@@ -163,9 +166,9 @@ class _Worker:
         )
         return result
 
-    @staticmethod
-    def _drop(doc: Document, reason: str, mk_score: float | None = None) -> dict:
-        return {"keep": False, "reason": reason, "chars_in": len(doc.text), "text": doc.text,
+    def _drop(self, doc: Document, reason: str, mk_score: float | None = None) -> dict:
+        return {"keep": False, "reason": reason, "chars_in": len(doc.text),
+                "text": doc.text if self.keep_text else None,
                 "source": doc.source, "id": doc.id, "mk_score": mk_score}
 
     def process_batch(self, docs: list[Document]) -> tuple[list[dict], "_BatchStats"]:
@@ -175,10 +178,10 @@ class _Worker:
             t = time.perf_counter()
             kept = [r for r in results if r["keep"]]
             if kept:
-                sigs = dedup.signatures([r.pop("words") for r in kept], self.config.minhash_perm,
-                                        self.config.shingle_words)
-                for result, sig in zip(kept, sigs):
-                    result["signature"] = sig
+                c = self.config
+                sigs = dedup.signatures([r.pop("words") for r in kept], c.minhash_perm, c.shingle_words)
+                for result, keys in zip(kept, dedup.band_keys(sigs, c.near_dup_threshold, c.minhash_perm)):
+                    result["bands"] = keys
             stats.timings["dedup_keys"] += time.perf_counter() - t
         return results, stats
 
@@ -197,9 +200,9 @@ class _BatchStats:
 _WORKER: _Worker | None = None
 
 
-def _init_worker(config: CleanConfig) -> None:
+def _init_worker(config: CleanConfig, keep_text: bool) -> None:
     global _WORKER
-    _WORKER = _Worker(config)
+    _WORKER = _Worker(config, keep_text)
 
 
 def _process_batch(docs: list[Document]) -> list[dict]:
@@ -224,7 +227,7 @@ class _ShardWriter:
             self.close()
             path = self.folder / f"{self.prefix}-{len(self.paths):05d}.jsonl.gz"
             self.paths.append(path)
-            self._file = gzip.open(path, "wt", encoding="utf-8", compresslevel=6)
+            self._file = gzip.open(path, "wt", encoding="utf-8", compresslevel=5)
             self._count = 0
         self._file.write(line + "\n")
         self._count += 1
@@ -382,10 +385,10 @@ def _run_into(tmp: Path, sources: list[Source], file_skips: Counter, config: Cle
     pool = None
     if options.workers > 1:
         context = multiprocessing.get_context("spawn")
-        pool = context.Pool(options.workers, initializer=_init_worker, initargs=(config,))
+        pool = context.Pool(options.workers, initializer=_init_worker, initargs=(config, options.rejects))
         results_iter = pool.imap(_process_batch, batches, chunksize=1)
     else:
-        worker = _Worker(config)
+        worker = _Worker(config, options.rejects)
         results_iter = map(worker.process_batch, batches)
 
     bar = tqdm(desc="clean", unit=" docs", disable=None if options.progress else True, dynamic_ncols=True)
@@ -442,7 +445,7 @@ def _route(result: dict, report: _Report, exact_seen: set, near_index, writer: _
             reason = "duplicate"
         else:
             exact_seen.add(result["exact_key"])
-    if reason is None and near_index is not None and near_index.seen_or_add(result["signature"]):
+    if reason is None and near_index is not None and near_index.seen_or_add(result["bands"]):
         reason = "near_duplicate"
     if reason is None:
         writer.write_line(result["line"])

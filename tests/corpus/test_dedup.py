@@ -1,6 +1,6 @@
 import numpy as np
 
-from macedonizer.corpus.dedup import NearDuplicateIndex, exact_key, signatures, words_of
+from macedonizer.corpus.dedup import NearDuplicateIndex, band_keys, exact_key, lsh_bands, signatures, words_of
 
 LONG = ("Македонската кујна е позната по тавче гравче, ајвар, пастрмајлија и зелник, а секој регион има свои "
         "посебни јадења што се подготвуваат за празниците. Во Охрид се јаде охридска пастрмка, во Струмица "
@@ -34,7 +34,10 @@ def test_near_duplicate_index_keeps_the_first_and_drops_the_copy():
         [words_of(LONG), words_of(LONG.replace("земјен сад.", "глинен сад.")), words_of("Нешто сосема друго, без врска.")],
         128, 5,
     )
+    keys = band_keys([a, b, c], 0.8, 128)
+    bands, rows = lsh_bands(0.8, 128)
+    assert len(keys) == 3 and all(len(k) == bands for k in keys) and bands * rows <= 128
     index = NearDuplicateIndex(threshold=0.8, num_perm=128)
-    assert index.seen_or_add(a) is False
-    assert index.seen_or_add(b) is True
-    assert index.seen_or_add(c) is False
+    assert index.seen_or_add(keys[0]) is False
+    assert index.seen_or_add(keys[1]) is True
+    assert index.seen_or_add(keys[2]) is False
