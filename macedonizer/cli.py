@@ -108,10 +108,10 @@ def print_clean_summary(report: dict, out_dir) -> None:
     """A few lines a person can read: what went in, what came out, and why."""
     docs, chars = report["documents"], report["characters"]
     wall = report["timings_s"]["wall"] or 1e-9
-    mb = chars["in"] * 2 / 1e6  # Cyrillic is two bytes a character in UTF-8
     share = docs["out"] / docs["in"] if docs["in"] else 0.0
     click.echo(f"\nKept {docs['out']:,} of {docs['in']:,} documents ({share:.1%}), "
-               f"{chars['out']:,} of {chars['in']:,} characters, in {wall:.1f}s (~{mb / wall:.1f} MB/s).")
+               f"{chars['out']:,} of {chars['in']:,} characters, in {wall:.1f}s "
+               f"({chars['in'] / wall / 1e6:.2f} M characters/s).")
     if report["drops"]:
         click.echo("Dropped:")
         for reason, counts in report["drops"].items():

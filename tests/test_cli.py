@@ -44,6 +44,11 @@ def test_user_errors_are_one_sentence_and_exit_1(tmp_path):
         assert result.exit_code == 1
         assert result.output.startswith("Error: ") and message in result.output
         assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke("clean", SAMPLE_DIR, "-o", blocker / "out")
+    assert result.exit_code == 1 and result.output.startswith("Error: Cannot write the output")
+    assert result.output.count("\n") == 1
     result = invoke("clean", SAMPLE_DIR, "-o", tmp_path / "o", "--shard", "3/2")
     assert result.exit_code == 2 and "Invalid value for '--shard'" in result.output
 

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import xxhash
 from datasketch import MinHashLSH
 
-_NON_WORD_RE = re.compile(r"[\W_]+")
+_WORD_RE = re.compile(r"[^\W_]+")
 _SEED = 1
 
 
 def words_of(text: str) -> list[str]:
     """Lower-case words without punctuation: what both dedup keys are made of."""
-    return _NON_WORD_RE.sub(" ", text.lower()).split()
+    return _WORD_RE.findall(text.lower())
 
 
 def exact_key(words: list[str]) -> int:
@@ -44,18 +45,23 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-_WORD_HASHES: dict[str, int] = {}
-_WORD_HASH_CACHE_SIZE = 500_000
+class _WordHashes(dict):
+    """word -> 64-bit xxhash, computed on first sight.
+
+    Words follow Zipf's law, so a dict lookup answers most of them, and
+    ``map(cache.__getitem__, words)`` runs the lookups in C.
+    """
+
+    max_size = 500_000
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= self.max_size:
+            self.clear()
+        value = self[word] = xxhash.xxh64_intdigest(word.encode("utf-8"))
+        return value
 
 
-def _word_hash(word: str) -> int:
-    # Words follow Zipf's law: a dict lookup answers most of them.
-    value = _WORD_HASHES.get(word)
-    if value is None:
-        if len(_WORD_HASHES) >= _WORD_HASH_CACHE_SIZE:
-            _WORD_HASHES.clear()
-        value = _WORD_HASHES[word] = xxhash.xxh64_intdigest(word.encode("utf-8"))
-    return value
+_WORD_HASHES = _WordHashes()
 
 
 def signatures(word_lists: list[list[str]], num_perm: int, ngram: int) -> list[np.ndarray]:
@@ -72,7 +78,7 @@ def signatures(word_lists: list[list[str]], num_perm: int, ngram: int) -> list[n
     word_lists = [words or [""] for words in word_lists]
     lengths = np.array([len(words) for words in word_lists])
     hashes = np.fromiter(
-        (_word_hash(w) for words in word_lists for w in words), dtype=np.uint64, count=int(lengths.sum())
+        map(_WORD_HASHES.__getitem__, chain.from_iterable(word_lists)), dtype=np.uint64, count=int(lengths.sum())
     )
     doc_of_word = np.repeat(np.arange(len(word_lists)), lengths)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))

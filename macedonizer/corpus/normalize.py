@@ -46,7 +46,13 @@ _LATIN_LOOKALIKES = frozenset(_LATIN_TWINS)
 # (І/і are not Macedonian letters but stand in for Latin I in "VІІ".)
 TO_LATIN = str.maketrans("асеорхујѕкАВСЕНЈКМОРЅТХУІі", "aceopxyjskABCEHJKMOPSTXYIi")
 _CYRILLIC_LOOKALIKES = frozenset("асеорхујѕкАВСЕНЈКМОРЅТХУІі")
-_WORD_RE = re.compile(r"[^\W\d_]+")
+# A word (letters only) that contains at least one Latin letter.
+_LATIN_WORD_RE = re.compile(r"[^\W\d_]*[A-Za-z\u00c0-\u024f][^\W\d_]*")
+# The word just before a position (the nearest one, across punctuation and
+# spaces but not across digits), and the word just after.
+_LAST_WORD_RE = re.compile(r"([^\W\d_]+)[^\w]*\Z")
+_NEXT_WORD_RE = re.compile(r"[^\w]*([^\W\d_]+)")
+_NEIGHBOUR_WINDOW = 80
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
@@ -117,18 +123,14 @@ def repair_homoglyphs(text: str) -> tuple[str, int, bool]:
     """
     if not _LATIN_RE.search(text) or not _CYRILLIC_RE.search(text):
         return text, 0, True
-    words = list(_WORD_RE.finditer(text))
     replacements: list[tuple[int, int, str]] = []
     ok = True
-    for i, match in enumerate(words):
+    # Only words with a Latin letter can need repair: find just those.
+    for match in _LATIN_WORD_RE.finditer(text):
         word = match.group()
-        has_latin = _LATIN_RE.search(word)
-        if not has_latin:
-            continue
-        has_cyrillic = _CYRILLIC_RE.search(word)
-        latin = {ch for ch in word if _LATIN_RE.match(ch)}
-        if has_cyrillic:
-            cyrillic = {ch for ch in word if _CYRILLIC_RE.match(ch)}
+        latin = set(_LATIN_RE.findall(word))
+        if _CYRILLIC_RE.search(word):
+            cyrillic = set(_CYRILLIC_RE.findall(word))
             n_latin = sum(1 for ch in word if ch in latin)
             if latin <= _LATIN_LOOKALIKES and (n_latin * 2 <= len(word) or not cyrillic <= _CYRILLIC_LOOKALIKES):
                 replacements.append((match.start(), match.end(), word.translate(HOMOGLYPHS)))
@@ -140,9 +142,10 @@ def repair_homoglyphs(text: str) -> tuple[str, int, bool]:
         # A whole word of look-alikes is repaired only in lower case: "e" or
         # "co" amid Cyrillic is a typo, while "OK" or "TV" is meant as Latin.
         if latin <= _LATIN_LOOKALIKES and word.islower():
-            before = words[i - 1].group() if i > 0 else None
-            after = words[i + 1].group() if i + 1 < len(words) else None
-            neighbours = [w for w in (before, after) if w is not None]
+            start, end = match.start(), match.end()
+            before = _LAST_WORD_RE.search(text[max(0, start - _NEIGHBOUR_WINDOW) : start])
+            after = _NEXT_WORD_RE.match(text[end : end + _NEIGHBOUR_WINDOW])
+            neighbours = [m.group(1) for m in (before, after) if m is not None]
             if neighbours and all(_is_cyrillic_word(w) for w in neighbours):
                 replacements.append((match.start(), match.end(), word.translate(HOMOGLYPHS)))
     if not replacements:

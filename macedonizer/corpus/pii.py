@@ -66,6 +66,9 @@ def scrub(text: str, counts: Counter | None = None) -> str:
 
     if "@" in text:
         text = _EMAIL_RE.sub(email, text)
-    text = _IBAN_RE.sub(iban, text)
-    text = _PHONE_RE.sub(phone, text)
+    # Phone numbers and IBANs have at least 8 digits: most text has fewer,
+    # and counting them is far cheaper than running the two patterns.
+    if sum(map(text.count, "0123456789")) >= 8:
+        text = _IBAN_RE.sub(iban, text)
+        text = _PHONE_RE.sub(phone, text)
     return text

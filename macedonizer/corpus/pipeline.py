@@ -311,16 +311,20 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: CleanConfig | Non
         raise MacedonizerError(f"Output folder {out} exists and is not empty (use --overwrite to replace it).")
     sources, file_skips = resolve_inputs(inputs)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
         report = _run_into(tmp, sources, file_skips, config, options, inputs)
         if report["documents"]["in"] == 0:
             raise MacedonizerError("The inputs contain no documents.")
         _publish(tmp, out, options)
+    except OSError as exc:  # unwritable OUT, full disk: say so in one line
+        shutil.rmtree(tmp, ignore_errors=True)
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise MacedonizerError(f"Cannot write the output{where}: {exc.strerror or exc}.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

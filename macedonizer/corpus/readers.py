@@ -111,9 +111,15 @@ def resolve_inputs(specs: Iterable[str]) -> tuple[list[Source], Counter]:
             matches = [spec]
         for match in matches:
             if os.path.isdir(match):
-                files = sorted(
-                    str(p) for p in Path(match).rglob("*") if p.is_file() and not p.name.startswith(".")
-                )
+                folder = Path(match)
+                if any(folder.glob("report*.json")):
+                    # The output of `clean` (e.g. shards for a global dedup
+                    # pass): its documents, not its rejects or reports.
+                    files = sorted(str(p) for p in folder.glob("part*.jsonl.gz"))
+                else:
+                    files = sorted(
+                        str(p) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                    )
                 for path in files:
                     kind = _suffix_kind(path)
                     if kind is None:

@@ -126,3 +126,19 @@ def test_threshold_is_an_option(tmp_path):
     out = run([str(path)], tmp_path / "zero", CleanConfig(mk_threshold=0.0), QUIET)
     [record] = read_jsonl_gz(out)
     assert record["mk_score"] < 0.5
+
+
+def test_a_clean_output_folder_is_an_input_for_a_global_dedup_pass(tmp_path):
+    shards = tmp_path / "shards"
+    for index in range(2):
+        run([str(DIRTY)], shards, options=RunOptions(progress=False, rejects=True, shard=(index, 2)))
+    assert (shards / "rejects").is_dir()
+    out = run([str(shards)], tmp_path / "global", CleanConfig(filters=parse_filters("dedup,near-dedup")), QUIET)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    kept_by_shards = len(read_jsonl_gz(shards, "part*.jsonl.gz"))
+    # Rejects and reports are not read back in.
+    assert report["documents"]["in"] == kept_by_shards
+    assert report["skipped_on_read"] == {}
+    # The duplicate pairs of the dirty sample are consecutive lines, so the
+    # shards split them and only the global pass can see both copies.
+    assert set(report["drops"]) == {"duplicate", "near_duplicate"}
