@@ -124,6 +124,53 @@ def print_clean_summary(report: dict, out_dir) -> None:
     click.echo(f"Output: {out_dir}")
 
 
+@main.command(epilog="""\b
+Examples:
+  macedonizer tokenizer corpus/ -o tokenizer/
+  macedonizer tokenizer corpus/ -o tok-uncased/ --uncased --vocab-size 50000
+  macedonizer tokenizer corpus/ -o tokenizer/ --eval-text news.txt --eval-text prose.txt
+""")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--vocab-size", type=click.IntRange(1), default=32000, show_default=True,
+              help="Vocabulary size, special tokens included.")
+@click.option("--uncased", is_flag=True, help="Lowercase (ѓ ќ ѐ ѝ and every accent are still kept).")
+@click.option("--min-frequency", type=click.IntRange(1), default=2, show_default=True,
+              help="Minimum count for a merge to enter the vocabulary.")
+@click.option("--eval-text", "eval_texts", multiple=True, type=click.Path(dir_okay=False),
+              help="A text file (one sentence or paragraph a line) to report coverage on; repeatable.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def tokenizer(inputs, out, vocab_size, uncased, min_frequency, eval_texts, quiet):
+    """Train a WordPiece tokenizer that keeps every Macedonian letter.
+
+    INPUTS is the output folder of `clean`, or anything `clean` accepts. OUT
+    becomes a BertTokenizerFast folder (tokenizer.json, vocab.txt,
+    tokenizer_config.json, special_tokens_map.json) plus stats.json.
+    """
+    from .tokenizer import TokenizerConfig, run
+
+    config = TokenizerConfig(vocab_size=vocab_size, uncased=uncased, min_frequency=min_frequency,
+                             eval_texts=tuple(eval_texts))
+    out_dir = run(list(inputs), out, config, progress=not quiet)
+    if not quiet:
+        with open(Path(out_dir) / "stats.json", encoding="utf-8") as f:
+            print_tokenizer_summary(json.load(f), out_dir)
+
+
+def print_tokenizer_summary(stats: dict, out_dir) -> None:
+    corpus = stats["corpus"]
+    click.echo(f"\nVocabulary of {stats['vocab_size']:,} ({'uncased' if stats['uncased'] else 'cased'}) "
+               f"from {corpus['documents']:,} documents in {stats['timings_s']['train']:.1f}s; "
+               f"the letter round trip holds.")
+    makeup = ", ".join(f"{k} {v:,}" for k, v in stats["vocabulary"].items())
+    click.echo(f"Make-up: {makeup}")
+    click.echo(f"{'text':<24} {'words':>10} {'fertility':>10} {'split':>8} {'[UNK]':>9}")
+    for name, row in stats["evaluation"].items():
+        click.echo(f"{name:<24} {row['words']:>10,} {row['fertility']:>10.3f} "
+                   f"{row['split_word_share']:>8.1%} {row['unk_rate']:>9.4%}")
+    click.echo(f"Output: {out_dir}")
+
+
 @main.command()
 def corpora():
     """List the bundled corpus recipes (use them as corpus:NAME)."""

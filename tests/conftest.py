@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "corpora" / "sample"
 # Real Macedonian and neighbour-language text lives beside the repository
 # (../shared/corpora); tests that need it skip where it is absent.
-SHARED_CORPORA = REPO.parent / "shared" / "corpora"
+# MACEDONIZER_CORPORA points elsewhere when the checkout lives somewhere else.
+SHARED_CORPORA = Path(os.environ.get("MACEDONIZER_CORPORA", REPO.parent / "shared" / "corpora"))
 
 
 def read_jsonl_gz(folder: Path, pattern: str = "part*.jsonl.gz") -> list[dict]:
