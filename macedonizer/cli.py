@@ -183,26 +183,45 @@ def corpora():
                    f"{recipe.licence} · {recipe.size}")
 
 
+# The demo vocabulary: the bundled sample is small (803 sentences), and a
+# vocabulary must be learnable from it.
+DEMO_VOCAB_SIZE = 2000
+
+
 @main.command()
 @click.option("-o", "--out", "out", default="build", show_default=True, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Redo every stage.")
 def build(out, force):
     """Run the pipeline on the bundled sample corpus, offline.
 
-    Today this runs the stages that exist (clean); tokenizer, pretraining,
-    evaluation and cards join as they land.
+    Today this runs the stages that exist (clean, tokenizer); pretraining,
+    evaluation and cards join as they land. A finished stage is skipped, and
+    a redone stage redoes the stages after it.
     """
-    from .corpus.pipeline import CleanConfig, RunOptions, run
+    from .corpus.pipeline import CleanConfig, RunOptions
+    from .corpus.pipeline import run as run_clean
     from .corpus.recipes import corpora_dir
+    from .tokenizer import TokenizerConfig
+    from .tokenizer import run as run_tokenizer
 
-    sample = corpora_dir() / "sample"
     corpus_dir = Path(out) / "corpus"
-    if corpus_dir.exists() and not force:
-        click.echo(f"clean: up to date ({corpus_dir}); use --force to redo it.")
-        return
-    run([str(sample)], corpus_dir, CleanConfig(), RunOptions(overwrite=True))
-    with open(corpus_dir / "report.json", encoding="utf-8") as f:
-        print_clean_summary(json.load(f), corpus_dir)
+    tokenizer_dir = Path(out) / "tokenizer"
+    redo = force or not (corpus_dir / "report.json").exists()
+    if redo:
+        click.echo("clean: the bundled sample corpus")
+        run_clean([str(corpora_dir() / "sample")], corpus_dir, CleanConfig(), RunOptions(overwrite=True))
+        with open(corpus_dir / "report.json", encoding="utf-8") as f:
+            print_clean_summary(json.load(f), corpus_dir)
+    else:
+        click.echo(f"clean: up to date ({corpus_dir})")
+    redo = redo or not (tokenizer_dir / "stats.json").exists()
+    if redo:
+        click.echo("\ntokenizer: WordPiece on the cleaned corpus")
+        run_tokenizer([str(corpus_dir)], tokenizer_dir, TokenizerConfig(vocab_size=DEMO_VOCAB_SIZE), progress=False)
+        with open(tokenizer_dir / "stats.json", encoding="utf-8") as f:
+            print_tokenizer_summary(json.load(f), tokenizer_dir)
+    else:
+        click.echo(f"tokenizer: up to date ({tokenizer_dir})")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,9 @@ def test_build_runs_the_existing_stages_offline(tmp_path):
     out = tmp_path / "build"
     result = invoke("build", "-o", out)
     assert result.exit_code == 0, result.output
-    assert (out / "corpus" / "report.json").exists()
+    assert (out / "corpus" / "report.json").exists() and (out / "tokenizer" / "tokenizer.json").exists()
     again = invoke("build", "-o", out)
-    assert again.exit_code == 0 and "up to date" in again.output
+    assert again.exit_code == 0 and again.output.count("up to date") == 2
+    (out / "tokenizer" / "stats.json").unlink()
+    third = invoke("build", "-o", out)
+    assert "clean: up to date" in third.output and "the letter round trip holds" in third.output
