@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -181,6 +182,119 @@ def corpora():
         click.echo(f"corpus:{name:<12} {recipe.title}")
         click.echo(f"  {'':12} {recipe.dataset}{':' + recipe.config if recipe.config else ''} · "
                    f"{recipe.licence} · {recipe.size}")
+
+
+@main.command()
+@click.option("--vocab-size", type=click.IntRange(1), default=32000, show_default=True)
+def sizes(vocab_size):
+    """List the named model sizes with their parameter counts."""
+    from .config import SIZES
+
+    click.echo(f"{'size':<8} {'layers':>6} {'hidden':>6} {'heads':>5} {'ffn':>6} {'parameters':>12} {'non-embedding':>14}")
+    for name, size in SIZES.items():
+        click.echo(f"{name:<8} {size.layers:>6} {size.hidden:>6} {size.heads:>5} {size.intermediate:>6} "
+                   f"{size.parameters(vocab_size) / 1e6:>11.1f}M {size.non_embedding_parameters() / 1e6:>13.1f}M")
+    click.echo(f"(vocabulary {vocab_size:,}; custom shapes: --size L<layers>/H<hidden>)")
+
+
+_DURATION = {"s": 1, "m": 60, "h": 3600}
+
+
+def _parse_duration(ctx, param, value):
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", value.strip())
+    if not match:
+        raise click.BadParameter("expected a duration such as 90s, 30m or 2h")
+    return float(match.group(1)) * _DURATION[match.group(2) or "s"]
+
+
+@main.command(epilog="""\b
+Examples:
+  macedonizer pretrain --data corpus/ --tokenizer tokenizer/ --size tiny -o models/tiny --max-steps 2000
+  macedonizer pretrain --data corpus/ --tokenizer tokenizer/ --size mini -o models/mini --time 30m
+  macedonizer pretrain --data corpus/ --tokenizer tokenizer/ --size mini -o models/mini --time 30m --resume
+  torchrun --nproc_per_node 4 -m macedonizer pretrain --data corpus/ --tokenizer tokenizer/ --size base ...
+""")
+@click.option("--data", "data", multiple=True, required=True, help="Cleaned corpus (or any clean input); repeatable.")
+@click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--size", default="tiny", show_default=True, help="tiny, mini, small, medium, base, large or L4/H256.")
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False))
+@click.option("--seq-len", type=click.IntRange(8), default=128, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
+              help="Sequences per optimizer step (all processes and accumulation steps together).")
+@click.option("--grad-accum", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
+@click.option("--warmup", type=click.FloatRange(0, 1), default=0.06, show_default=True,
+              help="Share of the budget for linear warm-up.")
+@click.option("--schedule", type=click.Choice(["linear", "cosine"]), default="linear", show_default=True)
+@click.option("--max-steps", type=click.IntRange(1), default=None, help="Budget in optimizer steps.")
+@click.option("--tokens", type=click.IntRange(1), default=None, help="Budget in training tokens.")
+@click.option("--time", "time_s", default=None, callback=_parse_duration, help="Budget in wall-clock time: 90s, 30m, 2h.")
+@click.option("--dropout", type=click.FloatRange(0, 0.9), default=0.1, show_default=True)
+@click.option("--mask-rate", type=click.FloatRange(0.01, 0.9), default=0.15, show_default=True)
+@click.option("--whole-word-masking", is_flag=True, help="Mask all pieces of a word together.")
+@click.option("--eval-every", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--keep-checkpoints", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CUDA).")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in OUT.")
+@click.option("-q", "--quiet", is_flag=True)
+def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr, warmup, schedule, max_steps,
+             tokens, time_s, dropout, mask_rate, whole_word_masking, eval_every, checkpoint_every, keep_checkpoints,
+             seed, device, compile_, resume, quiet):
+    """Pretrain one BERT size with masked-LM on a cleaned corpus.
+
+    OUT becomes a standard BertForMaskedLM folder (config.json,
+    model.safetensors, tokenizer files) with metrics.jsonl, eval.json,
+    training_config.json and checkpoints/.
+    """
+    from .data import MaskingConfig
+    from .pretrain import RunConfig, TrainConfig, run
+
+    if max_steps is None and tokens is None and time_s is None:
+        max_steps = 1000
+    config = TrainConfig(size=size, seq_len=seq_len, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
+                         warmup=warmup, schedule=schedule, max_steps=max_steps, tokens=tokens, time_s=time_s,
+                         seed=seed, dropout=dropout,
+                         masking=MaskingConfig(rate=mask_rate, whole_word=whole_word_masking),
+                         eval_every=eval_every, checkpoint_every=checkpoint_every,
+                         keep_checkpoints=keep_checkpoints)
+    out_dir = run(list(data), tokenizer_dir, out, config,
+                  RunConfig(device=device, compile=compile_, progress=not quiet, resume=resume))
+    evaluation_path = Path(out_dir) / "eval.json"
+    if not quiet and evaluation_path.exists():
+        ev = json.loads(evaluation_path.read_text(encoding="utf-8"))
+        v = ev["validation"]
+        click.echo(f"\n{ev['size']} ({ev['parameters'] / 1e6:.1f}M parameters): {ev['steps']} steps, "
+                   f"{ev['tokens']:,} tokens in {ev['seconds']:.0f}s ({ev['tokens_per_s']:,.0f} tokens/s)")
+        click.echo(f"validation: loss {v['loss']:.3f} (unigram {v['unigram_loss']:.3f}), masked accuracy "
+                   f"{v['masked_accuracy']:.3f} (unigram {v['unigram_accuracy']:.3f})")
+        click.echo(f"Output: {out_dir}")
+
+
+@main.command("eval")
+@click.argument("model", type=click.Path(file_okay=False, exists=True))
+@click.option("--text", "texts", multiple=True, required=True, type=click.Path(dir_okay=False, exists=True),
+              help="Plain text, one sentence or paragraph a line; repeatable.")
+@click.option("--seq-len", type=click.IntRange(8), default=128, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (deterministic) masking.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_command(model, texts, seq_len, seed, device, as_json):
+    """Masked-LM loss and accuracy of MODEL on text, against the unigram baseline."""
+    from .evaluate import evaluate_text
+
+    results = evaluate_text(model, list(texts), seq_len=seq_len, seed=seed, device=device)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    click.echo(f"{'text':<24} {'loss':>8} {'accuracy':>9} {'unigram loss':>13} {'unigram acc':>12} {'masked':>8}")
+    for name, r in results.items():
+        click.echo(f"{name:<24} {r['loss']:>8.3f} {r['masked_accuracy']:>9.3f} {r['unigram_loss']:>13.3f} "
+                   f"{r['unigram_accuracy']:>12.3f} {r['masked_tokens']:>8,}")
 
 
 # The demo vocabulary: the bundled sample is small (803 sentences), and a

@@ -1,0 +1,82 @@
+"""Named model sizes, in the style of Google's BERT miniatures.
+
+``ModelSize.from_name("mini")`` gives a shape; custom shapes are a
+``ModelSize(layers=…, hidden=…)`` (heads default to hidden/64, the
+intermediate size to 4·hidden).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_POSITIONS = 512
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The shape of one BERT."""
+
+    layers: int
+    """Transformer layers (L)."""
+    hidden: int
+    """Hidden size (H)."""
+    heads: int = 0
+    """Attention heads; 0 means H/64."""
+    intermediate: int = 0
+    """Feed-forward size; 0 means 4H."""
+    name: str = "custom"
+
+    def __post_init__(self):
+        if self.heads == 0:
+            object.__setattr__(self, "heads", max(1, self.hidden // 64))
+        if self.intermediate == 0:
+            object.__setattr__(self, "intermediate", 4 * self.hidden)
+        if self.layers < 1 or self.hidden < 1 or self.hidden % self.heads:
+            raise ValueError(f"invalid shape: L{self.layers}/H{self.hidden} with {self.heads} heads")
+
+    @classmethod
+    def from_name(cls, name: str) -> ModelSize:
+        try:
+            return SIZES[name]
+        except KeyError:
+            raise KeyError(f"unknown size {name!r} (known: {', '.join(SIZES)})") from None
+
+    def bert_config(self, vocab_size: int, **overrides):
+        """A transformers ``BertConfig`` of this shape."""
+        from transformers import BertConfig
+
+        return BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=self.hidden,
+            num_hidden_layers=self.layers,
+            num_attention_heads=self.heads,
+            intermediate_size=self.intermediate,
+            max_position_embeddings=MAX_POSITIONS,
+            **overrides,
+        )
+
+    def parameters(self, vocab_size: int) -> int:
+        """Parameters of ``BertForMaskedLM`` of this shape (tied output embeddings)."""
+        h, i, layers = self.hidden, self.intermediate, self.layers
+        embeddings = (vocab_size + MAX_POSITIONS + 2) * h + 2 * h
+        per_layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
+        head = h * h + h + 2 * h + vocab_size  # transform, LayerNorm, output bias
+        return embeddings + layers * per_layer + head
+
+    def non_embedding_parameters(self) -> int:
+        """Parameters in the transformer layers: what the FLOPs of a token scale with."""
+        h, i = self.hidden, self.intermediate
+        return self.layers * (4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h)
+
+
+SIZES = {
+    name: ModelSize(layers, hidden, name=name)
+    for name, layers, hidden in [
+        ("tiny", 2, 128),
+        ("mini", 4, 256),
+        ("small", 4, 512),
+        ("medium", 8, 512),
+        ("base", 12, 768),
+        ("large", 24, 1024),
+    ]
+}

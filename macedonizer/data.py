@@ -1,0 +1,273 @@
+"""Pre-tokenised, packed training data and dynamic MLM masking.
+
+The corpus is tokenised once (the Rust tokenizer on all cores) into
+fixed-length sequences, ``[CLS] doc₁ [SEP] doc₂ [SEP] …``: documents are
+packed back to back, a ``[SEP]`` marks every boundary, a document longer
+than the room left continues in the next sequence, and the last sequence is
+padded. One document in ``VAL_EVERY`` goes to validation instead (split by
+document, never inside one). Sequences are stored as memory-mapped
+uint16/uint32 arrays in a cache folder next to the tokenizer whose name is a
+fingerprint of the corpus, the tokenizer and the sequence length, so every
+size and every run reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MacedonizerError
+
+VAL_EVERY = 50
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PackedData:
+    """A cache folder: train/val sequences, token counts, and what made them."""
+
+    folder: Path
+    seq_len: int
+    vocab_size: int
+    train: np.ndarray
+    val: np.ndarray
+    token_counts: np.ndarray
+    meta: dict
+
+    @classmethod
+    def open(cls, folder: Path) -> PackedData:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        dtype = np.dtype(meta["dtype"])
+        seq_len = meta["seq_len"]
+
+        def load(name: str, rows: int) -> np.ndarray:
+            if rows == 0:
+                return np.zeros((0, seq_len), dtype=dtype)
+            return np.memmap(folder / name, dtype=dtype, mode="r", shape=(rows, seq_len))
+
+        return cls(
+            folder=folder,
+            seq_len=seq_len,
+            vocab_size=meta["vocab_size"],
+            train=load("train.bin", meta["train_sequences"]),
+            val=load("val.bin", meta["val_sequences"]),
+            token_counts=np.load(folder / "token_counts.npy"),
+            meta=meta,
+        )
+
+
+def tokenizer_fingerprint(tokenizer_dir: Path) -> str:
+    return hashlib.sha256((tokenizer_dir / "tokenizer.json").read_bytes()).hexdigest()[:16]
+
+
+def _inputs_fingerprint(sources) -> str:
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode())
+        if source.kind != "hf":
+            stat = os.stat(source.location)
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+class _Packer:
+    """Appends documents' token ids into fixed-length sequences."""
+
+    def __init__(self, path: Path, seq_len: int, cls_id: int, sep_id: int, pad_id: int, dtype):
+        self.file = open(path, "wb")
+        self.seq_len, self.cls_id, self.sep_id, self.pad_id, self.dtype = seq_len, cls_id, sep_id, pad_id, dtype
+        self.current: list[int] = [cls_id]
+        self.sequences = 0
+
+    def add(self, ids: list[int]) -> None:
+        ids = ids + [self.sep_id]
+        while ids:
+            room = self.seq_len - len(self.current)
+            self.current.extend(ids[:room])
+            ids = ids[room:]
+            if len(self.current) == self.seq_len:
+                self._flush()
+
+    def _flush(self) -> None:
+        self.file.write(np.asarray(self.current, dtype=self.dtype).tobytes())
+        self.sequences += 1
+        self.current = [self.cls_id]
+
+    def close(self) -> None:
+        if len(self.current) > 1:
+            self.current.extend([self.pad_id] * (self.seq_len - len(self.current)))
+            self._flush()
+        self.file.close()
+
+
+def _documents(inputs: list[str]) -> tuple[Iterator[str], list]:
+    from collections import Counter
+
+    from .corpus.readers import ReadOptions, read_source, resolve_inputs
+
+    sources, _ = resolve_inputs(inputs)
+
+    def texts() -> Iterator[str]:
+        stats: Counter = Counter()
+        for source in sources:
+            for doc in read_source(source, ReadOptions(), stats):
+                if doc.text.strip():
+                    yield doc.text
+
+    return texts(), sources
+
+
+def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: int,
+                progress: bool = True, batch_size: int = 2000) -> PackedData:
+    """Tokenise and pack ``inputs`` once; reuse the cache when nothing changed."""
+    from tokenizers import Tokenizer
+    from tqdm import tqdm
+
+    tokenizer_dir = Path(tokenizer_dir)
+    if not (tokenizer_dir / "tokenizer.json").is_file():
+        raise MacedonizerError(f"No tokenizer at {tokenizer_dir} (expected tokenizer.json from `macedonizer tokenizer`).")
+    texts, sources = _documents(inputs)
+    key = hashlib.sha256(
+        f"{CACHE_VERSION}:{_inputs_fingerprint(sources)}:{tokenizer_fingerprint(tokenizer_dir)}:{seq_len}:{VAL_EVERY}"
+        .encode()
+    ).hexdigest()[:16]
+    folder = tokenizer_dir / "cache" / f"seq{seq_len}-{key}"
+    if (folder / "meta.json").is_file():
+        return PackedData.open(folder)
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    vocab_size = tokenizer.get_vocab_size()
+    dtype = np.uint16 if vocab_size <= 65536 else np.uint32
+    ids = {name: tokenizer.token_to_id(name) for name in ("[CLS]", "[SEP]", "[PAD]")}
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        packers = {split: _Packer(tmp / f"{split}.bin", seq_len, ids["[CLS]"], ids["[SEP]"], ids["[PAD]"], dtype)
+                   for split in ("train", "val")}
+        counts = np.zeros(vocab_size, dtype=np.int64)
+        documents = {"train": 0, "val": 0}
+        started = time.time()
+        bar = tqdm(desc="tokenise", unit=" docs", disable=None if progress else True)
+        batch: list[str] = []
+        index = 0
+
+        def flush():
+            nonlocal index
+            for encoding in tokenizer.encode_batch_fast(batch, add_special_tokens=False):
+                index += 1
+                split = "val" if index % VAL_EVERY == 0 else "train"
+                documents[split] += 1
+                if split == "train":
+                    counts[:] += np.bincount(encoding.ids, minlength=vocab_size)[:vocab_size]
+                packers[split].add(encoding.ids)
+            bar.update(len(batch))
+            batch.clear()
+
+        for text in texts:
+            batch.append(text)
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+        bar.close()
+        for packer in packers.values():
+            packer.close()
+        if documents["train"] + documents["val"] == 0:
+            raise MacedonizerError("The corpus contains no text to train on.")
+        np.save(tmp / "token_counts.npy", counts)
+        meta = {
+            "version": CACHE_VERSION,
+            "inputs": list(inputs),
+            "tokenizer": str(tokenizer_dir),
+            "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer_dir),
+            "seq_len": seq_len,
+            "vocab_size": vocab_size,
+            "dtype": np.dtype(dtype).name,
+            "documents": documents,
+            "train_sequences": packers["train"].sequences,
+            "val_sequences": packers["val"].sequences,
+            "train_tokens": int(counts.sum()),
+            "seconds": round(time.time() - started, 2),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if folder.exists():  # another run built it meanwhile: theirs is as good
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PackedData.open(folder)
+
+
+# ---------------------------------------------------------------- masking
+
+
+@dataclass(frozen=True)
+class MaskingConfig:
+    """How tokens are hidden for masked-LM training."""
+
+    rate: float = 0.15
+    """Share of (non-special) tokens to predict."""
+    mask_share: float = 0.8
+    """Of those, replaced by [MASK]."""
+    random_share: float = 0.1
+    """Of those, replaced by a random token (the rest stay unchanged)."""
+    whole_word: bool = False
+    """Mask all pieces of a word together."""
+
+
+class Masker:
+    """Dynamic MLM masking on batches of token ids (torch tensors)."""
+
+    def __init__(self, config: MaskingConfig, vocab: dict[str, int]):
+        import torch
+
+        self.config = config
+        size = max(vocab.values()) + 1
+        self.special = torch.zeros(size, dtype=torch.bool)
+        for token in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"):
+            if token in vocab:
+                self.special[vocab[token]] = True
+        self.continuation = torch.zeros(size, dtype=torch.bool)
+        for token, index in vocab.items():
+            if token.startswith("##"):
+                self.continuation[index] = True
+        self.mask_id = vocab["[MASK]"]
+        # Random replacements come from ordinary tokens only.
+        self.ordinary = torch.nonzero(~self.special).flatten()
+
+    def __call__(self, input_ids, generator):
+        """Return (inputs, labels); labels are -100 where nothing is predicted."""
+        import torch
+
+        ids = input_ids.long()
+        special = self.special[ids]
+        scores = torch.rand(ids.shape, generator=generator)
+        if self.config.whole_word:
+            # Every piece of a word takes the draw of the word's first piece.
+            continuation = self.continuation[ids] & ~special
+            positions = torch.arange(ids.shape[1]).expand_as(ids)
+            starts = torch.cummax(torch.where(continuation, torch.zeros_like(positions), positions), dim=1).values
+            scores = torch.gather(scores, 1, starts)
+        chosen = (scores < self.config.rate) & ~special
+        labels = torch.where(chosen, ids, torch.full_like(ids, -100))
+        action = torch.rand(ids.shape, generator=generator)
+        to_mask = chosen & (action < self.config.mask_share)
+        to_random = chosen & (action >= self.config.mask_share) & (
+            action < self.config.mask_share + self.config.random_share
+        )
+        inputs = ids.clone()
+        inputs[to_mask] = self.mask_id
+        random_tokens = self.ordinary[torch.randint(len(self.ordinary), ids.shape, generator=generator)]
+        inputs[to_random] = random_tokens[to_random]
+        return inputs, labels

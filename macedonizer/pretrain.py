@@ -1,0 +1,626 @@
+"""The pretraining stage: masked-LM training of one BERT size, fast and resumable.
+
+A plain PyTorch loop around transformers' ``BertForMaskedLM`` (SDPA
+attention, so checkpoints are standard), with the prediction head applied
+only to the masked positions: for small models the vocabulary projection of
+every position is most of the work, and 85% of it is thrown away by the
+loss. AdamW (fused on CUDA), linear warm-up then linear or cosine decay,
+clipping, accumulation, and a budget in steps, tokens or wall-clock time.
+Under ``torchrun`` the same code runs DistributedDataParallel, each rank
+taking its own slice of every batch.
+
+Everything a run depends on (data order, masking, dropout) comes from the
+seed and the step, and a checkpoint holds the model, optimizer, scheduler
+and RNG states, so a resumed run on CPU reproduces the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .config import MAX_POSITIONS, ModelSize
+from .data import MaskingConfig, PackedData, build_cache
+from .errors import MacedonizerError
+
+CHECKPOINTS = "checkpoints"
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+# Dense bf16 peak FLOP/s by GPU name, for model-FLOPs utilisation.
+PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12,
+              "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12, "T4": 65e12}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What is trained and how long (changes results)."""
+
+    size: str = "tiny"
+    """A size name (tiny … large) or a shape such as ``L4/H256``."""
+    seq_len: int = 128
+    batch_size: int = 32
+    """Sequences per optimizer step, over all processes and accumulation steps."""
+    grad_accum: int = 1
+    lr: float = 1e-3
+    warmup: float = 0.06
+    """Share of the budget spent warming the learning rate up from 0."""
+    schedule: str = "linear"
+    """Decay after warm-up: ``linear`` or ``cosine`` (to 0 at the end of the budget)."""
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    max_grad_norm: float = 1.0
+    max_steps: int | None = None
+    tokens: int | None = None
+    """Budget in training tokens (sequence positions, padding included)."""
+    time_s: float | None = None
+    """Budget in wall-clock seconds."""
+    seed: int = 0
+    dropout: float = 0.1
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    eval_every: int = 200
+    eval_batches: int = 50
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How it runs (changes speed, not results)."""
+
+    device: str = "auto"
+    compile: bool = False
+    progress: bool = True
+    resume: bool = False
+
+
+def resolve_size(name: str) -> ModelSize:
+    match = re.fullmatch(r"L(\d+)/H(\d+)", name)
+    if match:
+        return ModelSize(int(match.group(1)), int(match.group(2)), name=name.replace("/", "-"))
+    try:
+        return ModelSize.from_name(name)
+    except KeyError as exc:
+        raise MacedonizerError(f"Unknown size {name!r}: use tiny, mini, small, medium, base, large or L<layers>/H<hidden>.") from None
+
+
+def steps_for(config: TrainConfig) -> int | None:
+    """Optimizer steps the budget allows (None for a wall-clock budget)."""
+    if config.max_steps is not None:
+        return config.max_steps
+    if config.tokens is not None:
+        return max(1, math.ceil(config.tokens / (config.batch_size * config.seq_len)))
+    return None
+
+
+def lr_factor(progress: float, warmup: float, schedule: str) -> float:
+    """Multiplier of the peak learning rate at ``progress`` ∈ [0, 1] of the budget."""
+    if warmup > 0 and progress < warmup:
+        return progress / warmup
+    rest = (progress - warmup) / max(1e-12, 1 - warmup)
+    rest = min(1.0, max(0.0, rest))
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * rest))
+    return 1.0 - rest
+
+
+# ---------------------------------------------------------------- distributed
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed(device_type: str) -> Dist:
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _pick_device(requested: str, dist: Dist):
+    import torch
+
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MacedonizerError("--device cuda was asked for, but no CUDA GPU is available.")
+        return torch.device("cuda", dist.local_rank if requested == "cuda" else int(requested.split(":")[1]))
+    return torch.device(requested)
+
+
+# ---------------------------------------------------------------- the model
+
+
+def _sparse_mlm_module(model):
+    """Wrap ``BertForMaskedLM`` so that its head sees only the masked positions."""
+    import torch
+    import torch.nn.functional as F
+
+    class SparseMLM(torch.nn.Module):
+        def __init__(self, mlm):
+            super().__init__()
+            self.mlm = mlm
+
+        def forward(self, input_ids, attention_mask, labels):
+            hidden = self.mlm.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            selected = labels != -100
+            logits = self.mlm.cls(hidden[selected])
+            targets = labels[selected]
+            loss = F.cross_entropy(logits.float(), targets)
+            correct = (logits.argmax(-1) == targets).sum()
+            return loss, correct, targets.numel()
+
+    return SparseMLM(model)
+
+
+def _optimizer(model, config: TrainConfig, device):
+    import torch
+
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    kwargs = {"fused": True} if device.type == "cuda" else {}
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, eps=config.eps, **kwargs)
+
+
+# ---------------------------------------------------------------- the data order
+
+
+class _Order:
+    """Which training sequences step s uses: epochs of seeded permutations."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed = n, seed
+        self._epoch, self._perm = -1, None
+
+    def indices(self, start: int, count: int) -> np.ndarray:
+        out = np.empty(count, dtype=np.int64)
+        for i in range(count):
+            k = start + i
+            epoch, offset = divmod(k, self.n)
+            if epoch != self._epoch:
+                self._epoch = epoch
+                self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+            out[i] = self._perm[offset]
+        return out
+
+
+def _generator(seed: int, *parts: int):
+    import torch
+
+    mixed = np.random.SeedSequence([seed, *parts]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(mixed))
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def unigram_baseline(token_counts: np.ndarray, labels) -> tuple[float, float]:
+    """Loss and accuracy of always predicting the training-token frequencies."""
+    counts = token_counts.astype(np.float64) + 1.0  # add-one: no token is impossible
+    log_probs = np.log(counts / counts.sum())
+    targets = labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels)
+    return float(-log_probs[targets].mean()), float((targets == int(np.argmax(token_counts))).mean())
+
+
+def evaluate_sequences(model, sequences: np.ndarray, masker, pad_id: int, device, token_counts: np.ndarray,
+                       seed: int = 0, batch_size: int = 64, max_batches: int | None = None) -> dict:
+    """Masked-LM loss, perplexity and accuracy on ``sequences``, with the unigram baseline."""
+    import torch
+
+    sparse = _sparse_mlm_module(model) if not hasattr(model, "mlm") else model
+    was_training = sparse.training
+    sparse.eval()
+    total_loss = 0.0
+    correct = masked = 0
+    all_labels = []
+    batches = range(0, len(sequences), batch_size)
+    if max_batches is not None:
+        batches = list(batches)[:max_batches]
+    with torch.no_grad():
+        for b, start in enumerate(batches):
+            ids = torch.from_numpy(np.asarray(sequences[start : start + batch_size]).astype(np.int64))
+            inputs, labels = masker(ids, _generator(seed, 1_000_003, b))
+            if (labels != -100).sum() == 0:
+                continue
+            with _autocast(device):
+                loss, n_correct, n = sparse(inputs.to(device), (ids != pad_id).to(device), labels.to(device))
+            total_loss += float(loss) * n
+            correct += int(n_correct)
+            masked += n
+            all_labels.append(labels[labels != -100])
+    sparse.train(was_training)
+    if masked == 0:
+        raise MacedonizerError("Nothing to evaluate: the text yields no maskable tokens.")
+    loss = total_loss / masked
+    unigram_loss, unigram_accuracy = unigram_baseline(token_counts, torch.cat(all_labels))
+    return {
+        "loss": round(loss, 5),
+        "perplexity": round(math.exp(min(loss, 50)), 3),
+        "masked_accuracy": round(correct / masked, 5),
+        "unigram_loss": round(unigram_loss, 5),
+        "unigram_accuracy": round(unigram_accuracy, 5),
+        "masked_tokens": masked,
+    }
+
+
+def _autocast(device):
+    import contextlib
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def _checkpoint_dirs(out: Path) -> list[Path]:
+    folder = out / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"step-\d{8}", p.name)
+                  and (p / "state.pt").is_file())
+
+
+def _save_checkpoint(out: Path, state: dict, step: int, keep: int) -> Path:
+    """Write atomically (temp folder, then rename) and keep the last ``keep``."""
+    import torch
+
+    folder = out / CHECKPOINTS
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step-{step:08d}"
+    tmp = folder / f".tmp-step-{step:08d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    torch.save(state, tmp / "state.pt")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in _checkpoint_dirs(out)[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _rng_state(device) -> dict:
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device) -> None:
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def _config_dict(config: TrainConfig) -> dict:
+    data = asdict(config)
+    data["betas"] = list(config.betas)
+    return data
+
+
+def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str | os.PathLike,
+        config: TrainConfig | None = None, run_config: RunConfig | None = None) -> Path:
+    """Pretrain one size; return the output folder (a standard BertForMaskedLM)."""
+    import torch
+
+    config = config or TrainConfig()
+    run_config = run_config or RunConfig()
+    out = Path(out_dir)
+    tokenizer_dir = Path(tokenizer_dir)
+    size = resolve_size(config.size)
+    if config.seq_len > MAX_POSITIONS:
+        raise MacedonizerError(f"--seq-len {config.seq_len} is beyond the position table ({MAX_POSITIONS}).")
+    if config.seq_len < 8:
+        raise MacedonizerError("--seq-len must be at least 8.")
+    if sum(x is not None for x in (config.max_steps, config.tokens, config.time_s)) != 1:
+        raise MacedonizerError("Give exactly one budget: --max-steps, --tokens or --time.")
+
+    device = _pick_device(run_config.device, Dist())
+    dist = _setup_distributed(device.type)
+    if dist.world > 1:
+        device = _pick_device(run_config.device, dist)
+    if config.batch_size % (config.grad_accum * dist.world):
+        raise MacedonizerError(
+            f"--batch-size {config.batch_size} must be divisible by grad-accum × processes "
+            f"({config.grad_accum} × {dist.world})."
+        )
+    micro = config.batch_size // (config.grad_accum * dist.world)
+
+    # Rank 0 tokenises; the others wait for its cache.
+    if dist.main:
+        data = build_cache(data_inputs, tokenizer_dir, config.seq_len, progress=run_config.progress)
+    if dist.world > 1:
+        torch.distributed.barrier()
+    if not dist.main:
+        data = build_cache(data_inputs, tokenizer_dir, config.seq_len, progress=False)
+    if len(data.train) < config.batch_size:
+        raise MacedonizerError(
+            f"The corpus is too small for one batch: {len(data.train)} training sequences of {config.seq_len} "
+            f"tokens, batch size {config.batch_size}."
+        )
+    if len(data.val) == 0:
+        raise MacedonizerError("The corpus is too small to hold out validation text (add documents).")
+
+    from tokenizers import Tokenizer
+    from transformers import BertForMaskedLM
+
+    vocab = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).get_vocab()
+    from .data import Masker
+
+    masker = Masker(config.masking, vocab)
+    pad_id = vocab["[PAD]"]
+
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    bert_config = size.bert_config(
+        data.vocab_size,
+        hidden_dropout_prob=config.dropout,
+        attention_probs_dropout_prob=config.dropout,
+        pad_token_id=pad_id,
+    )
+    bert_config._attn_implementation = "sdpa"
+    model = BertForMaskedLM(bert_config).to(device)
+    sparse = _sparse_mlm_module(model)
+    optimizer = _optimizer(model, config, device)
+    total_steps = steps_for(config)
+
+    state = {"step": 0, "samples": 0, "tokens": 0, "elapsed": 0.0}
+    checkpoints = _checkpoint_dirs(out)
+    if run_config.resume and checkpoints:
+        saved = torch.load(checkpoints[-1] / "state.pt", map_location=device, weights_only=False)
+        if saved["config"] != _config_dict(config):
+            raise MacedonizerError(f"--resume: {checkpoints[-1]} was made with another training config.")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        _set_rng_state(saved["rng"], device)
+        state = saved["progress"]
+        _truncate_metrics(out / "metrics.jsonl", state["step"])
+    elif not run_config.resume and dist.main and out.exists() and any(out.iterdir()):
+        raise MacedonizerError(f"Output folder {out} exists and is not empty (use --resume to continue it).")
+
+    trained = sparse
+    if run_config.compile:
+        trained = torch.compile(sparse)
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
+
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "training_config.json").write_text(json.dumps({
+            "train": _config_dict(config), "size": asdict(size), "data": data.meta,
+            "parameters": size.parameters(data.vocab_size), "world_size": dist.world, "device": str(device),
+        }, indent=2, ensure_ascii=False), encoding="utf-8")
+    logger = _Logger(out, dist.main, run_config.progress, total_steps)
+    order = _Order(len(data.train), config.seed)
+    flops_per_token = 6 * size.non_embedding_parameters() + 12 * size.layers * size.hidden * config.seq_len
+    peak = _peak_flops(device)
+
+    last_eval = None
+    started = time.time() - state["elapsed"]
+    window_start, window_tokens = time.time(), 0
+    try:
+        while True:
+            elapsed = time.time() - started
+            if total_steps is not None and state["step"] >= total_steps:
+                break
+            if config.time_s is not None and elapsed >= config.time_s:
+                break
+            progress = state["step"] / total_steps if total_steps else elapsed / config.time_s
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * lr_factor(progress, config.warmup, config.schedule)
+            loss_sum = 0.0
+            step_correct = step_masked = 0
+            for micro_step in range(config.grad_accum):
+                first = state["samples"] + micro_step * micro * dist.world + dist.rank * micro
+                ids = torch.from_numpy(data.train[np.sort(order.indices(first, micro))].astype(np.int64))
+                inputs, labels = masker(ids, _generator(config.seed, state["step"], micro_step, dist.rank))
+                sync = micro_step == config.grad_accum - 1 or dist.world == 1
+                with _no_sync(trained, sync):
+                    with _autocast(device):
+                        loss, correct, n = trained(inputs.to(device), (ids != pad_id).to(device), labels.to(device))
+                    (loss / config.grad_accum).backward()
+                loss_sum += float(loss)
+                step_correct += int(correct)
+                step_masked += n
+            loss_value = loss_sum / config.grad_accum
+            if not math.isfinite(loss_value):
+                last = _checkpoint_dirs(out)
+                where = f"; the last good checkpoint is {last[-1]}" if last else ""
+                raise MacedonizerError(
+                    f"The loss became {loss_value} at step {state['step'] + 1}{where}. Lower --lr or raise --warmup."
+                )
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            state["samples"] += config.batch_size
+            state["tokens"] += config.batch_size * config.seq_len
+            window_tokens += config.batch_size * config.seq_len
+
+            if state["step"] % config.log_every == 0 or state["step"] == total_steps:
+                seconds = time.time() - window_start
+                tokens_per_s = window_tokens / max(seconds, 1e-9)
+                record = {"step": state["step"], "tokens": state["tokens"], "loss": round(loss_value, 5),
+                          "accuracy": round(step_correct / max(1, step_masked), 5),
+                          "lr": optimizer.param_groups[0]["lr"], "grad_norm": round(float(grad_norm), 4),
+                          "tokens_per_s": round(tokens_per_s, 1)}
+                if peak:
+                    record["mfu"] = round(tokens_per_s * flops_per_token / (peak * dist.world), 4)
+                logger.log("train", record)
+                window_start, window_tokens = time.time(), 0
+            if state["step"] % config.eval_every == 0 and dist.main:
+                last_eval = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts,
+                                               seed=config.seed, max_batches=config.eval_batches)
+                logger.log("val", {"step": state["step"], "tokens": state["tokens"], **last_eval})
+            if state["step"] % config.checkpoint_every == 0 and dist.main:
+                state["elapsed"] = time.time() - started
+                _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config), state["step"],
+                                 config.keep_checkpoints)
+    except torch.OutOfMemoryError:
+        raise MacedonizerError(
+            f"Out of memory at a batch of {micro} sequences × {config.seq_len} tokens per process; "
+            f"try a smaller --batch-size or a larger --grad-accum."
+        ) from None
+    finally:
+        logger.close()
+
+    if dist.main:
+        state["elapsed"] = time.time() - started
+        _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config), state["step"],
+                         config.keep_checkpoints)
+        final = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts, seed=config.seed)
+        _write_model(out, model, tokenizer_dir, data, final, state, size, config, dist, device)
+    if dist.world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return out
+
+
+def _no_sync(module, sync: bool):
+    import contextlib
+
+    if sync or not hasattr(module, "no_sync"):
+        return contextlib.nullcontext()
+    return module.no_sync()
+
+
+def _checkpoint_state(model, optimizer, device, state: dict, config: TrainConfig) -> dict:
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
+            "progress": dict(state), "config": _config_dict(config)}
+
+
+def _peak_flops(device) -> float | None:
+    import torch
+
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key, flops in PEAK_FLOPS.items():
+        if key in name:
+            return flops
+    return None
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metrics logged after the checkpoint a run resumes from."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+class _Logger:
+    """metrics.jsonl, TensorBoard when installed, and a progress bar."""
+
+    def __init__(self, out: Path, main: bool, progress: bool, total_steps: int | None):
+        self.main = main
+        self.file = open(out / "metrics.jsonl", "a", encoding="utf-8") if main else None
+        self.tensorboard = None
+        self.bar = None
+        if not main:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:  # TensorBoard is optional
+            pass
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_steps, desc="pretrain", unit=" steps", disable=None)
+
+    def log(self, split: str, record: dict) -> None:
+        if not self.main:
+            return
+        self.file.write(json.dumps({"split": split, **record}) + "\n")
+        self.file.flush()
+        if self.tensorboard is not None:
+            for key, value in record.items():
+                if key not in ("step", "tokens") and isinstance(value, (int, float)):
+                    self.tensorboard.add_scalar(f"{split}/{key}", value, record["step"])
+        if self.bar is not None:
+            if split == "train":
+                self.bar.update(record["step"] - self.bar.n)
+                self.bar.set_postfix(loss=record["loss"], tok_s=int(record["tokens_per_s"]))
+            else:
+                self.bar.write(f"step {record['step']}: val loss {record['loss']:.3f}, "
+                               f"accuracy {record['masked_accuracy']:.3f} (unigram {record['unigram_accuracy']:.3f})")
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _write_model(out: Path, model, tokenizer_dir: Path, data: PackedData, final: dict, state: dict,
+                 size: ModelSize, config: TrainConfig, dist: Dist, device) -> None:
+    """Model, tokenizer, token counts and eval.json, moved into OUT when complete."""
+    tmp = out / f".model-tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    for name in TOKENIZER_FILES:
+        shutil.copy2(tokenizer_dir / name, tmp / name)
+    np.save(tmp / "token_counts.npy", data.token_counts)
+    evaluation = {
+        "validation": final,
+        "steps": state["step"],
+        "tokens": state["tokens"],
+        "seconds": round(state["elapsed"], 1),
+        "tokens_per_s": round(state["tokens"] / max(state["elapsed"], 1e-9), 1),
+        "size": size.name,
+        "parameters": size.parameters(data.vocab_size),
+        "device": str(device),
+        "world_size": dist.world,
+    }
+    (tmp / "eval.json").write_text(json.dumps(evaluation, indent=2), encoding="utf-8")
+    for path in tmp.iterdir():
+        os.replace(path, out / path.name)
+    tmp.rmdir()
