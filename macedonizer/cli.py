@@ -237,6 +237,7 @@ Examples:
 @click.option("--eval-every", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--keep-checkpoints", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--log-every", type=click.IntRange(1), default=10, show_default=True, help="Steps between metric lines.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CUDA).")
@@ -244,7 +245,7 @@ Examples:
 @click.option("-q", "--quiet", is_flag=True)
 def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr, warmup, schedule, max_steps,
              tokens, time_s, dropout, mask_rate, whole_word_masking, eval_every, checkpoint_every, keep_checkpoints,
-             seed, device, compile_, resume, quiet):
+             log_every, seed, device, compile_, resume, quiet):
     """Pretrain one BERT size with masked-LM on a cleaned corpus.
 
     OUT becomes a standard BertForMaskedLM folder (config.json,
@@ -261,7 +262,7 @@ def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr
                          seed=seed, dropout=dropout,
                          masking=MaskingConfig(rate=mask_rate, whole_word=whole_word_masking),
                          eval_every=eval_every, checkpoint_every=checkpoint_every,
-                         keep_checkpoints=keep_checkpoints)
+                         keep_checkpoints=keep_checkpoints, log_every=log_every)
     out_dir = run(list(data), tokenizer_dir, out, config,
                   RunConfig(device=device, compile=compile_, progress=not quiet, resume=resume))
     evaluation_path = Path(out_dir) / "eval.json"

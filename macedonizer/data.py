@@ -246,13 +246,24 @@ class Masker:
         # Random replacements come from ordinary tokens only.
         self.ordinary = torch.nonzero(~self.special).flatten()
 
-    def __call__(self, input_ids, generator):
-        """Return (inputs, labels); labels are -100 where nothing is predicted."""
+    def __call__(self, input_ids, generator, total_rows: int | None = None, row_offset: int = 0):
+        """Return (inputs, labels); labels are -100 where nothing is predicted.
+
+        Under data parallelism each process holds rows ``row_offset …`` of a
+        batch of ``total_rows``: the random draws are made for the whole
+        batch and sliced, so the masks do not depend on the process count.
+        """
         import torch
 
         ids = input_ids.long()
+        rows = slice(row_offset, row_offset + ids.shape[0])
+        shape = (total_rows or ids.shape[0], ids.shape[1])
+
+        def draw(fn, *args):
+            return fn(*args, shape, generator=generator)[rows]
+
         special = self.special[ids]
-        scores = torch.rand(ids.shape, generator=generator)
+        scores = draw(torch.rand)
         if self.config.whole_word:
             # Every piece of a word takes the draw of the word's first piece.
             continuation = self.continuation[ids] & ~special
@@ -261,13 +272,13 @@ class Masker:
             scores = torch.gather(scores, 1, starts)
         chosen = (scores < self.config.rate) & ~special
         labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-        action = torch.rand(ids.shape, generator=generator)
+        action = draw(torch.rand)
         to_mask = chosen & (action < self.config.mask_share)
         to_random = chosen & (action >= self.config.mask_share) & (
             action < self.config.mask_share + self.config.random_share
         )
         inputs = ids.clone()
         inputs[to_mask] = self.mask_id
-        random_tokens = self.ordinary[torch.randint(len(self.ordinary), ids.shape, generator=generator)]
+        random_tokens = self.ordinary[draw(torch.randint, len(self.ordinary))]
         inputs[to_random] = random_tokens[to_random]
         return inputs, labels

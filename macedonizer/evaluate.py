@@ -41,6 +41,9 @@ def evaluate_text(model_dir: str | os.PathLike, paths: list[str], seq_len: int =
     """Scores of the model at ``model_dir`` on each file and on all of them together."""
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     from .pretrain import evaluate_sequences
 

@@ -380,6 +380,9 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
 
     from tokenizers import Tokenizer
     from transformers import BertForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress bar is enough
 
     vocab = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).get_vocab()
     from .data import Masker
@@ -411,6 +414,11 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         saved = torch.load(checkpoints[-1] / "state.pt", map_location=device, weights_only=False)
         if saved["config"] != _config_dict(config):
             raise MacedonizerError(f"--resume: {checkpoints[-1]} was made with another training config.")
+        if saved.get("data") != data.folder.name:
+            raise MacedonizerError(
+                f"--resume: the tokenizer or the data changed since {checkpoints[-1]} was written "
+                f"(its data cache was {saved.get('data')}, now {data.folder.name})."
+            )
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         _set_rng_state(saved["rng"], device)
@@ -454,15 +462,18 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
             loss_sum = 0.0
             step_correct = step_masked = 0
             for micro_step in range(config.grad_accum):
-                first = state["samples"] + micro_step * micro * dist.world + dist.rank * micro
-                ids = torch.from_numpy(data.train[np.sort(order.indices(first, micro))].astype(np.int64))
-                inputs, labels = masker(ids, _generator(config.seed, state["step"], micro_step, dist.rank))
+                # The micro-batch of all processes together, and this rank's rows of it.
+                block = np.sort(order.indices(state["samples"] + micro_step * micro * dist.world, micro * dist.world))
+                rows = block[dist.rank * micro : (dist.rank + 1) * micro]
+                ids = torch.from_numpy(data.train[rows].astype(np.int64))
+                inputs, labels = masker(ids, _generator(config.seed, state["step"], micro_step),
+                                        total_rows=micro * dist.world, row_offset=dist.rank * micro)
                 sync = micro_step == config.grad_accum - 1 or dist.world == 1
                 with _no_sync(trained, sync):
                     with _autocast(device):
                         loss, correct, n = trained(inputs.to(device), (ids != pad_id).to(device), labels.to(device))
                     (loss / config.grad_accum).backward()
-                loss_sum += float(loss)
+                loss_sum += loss.item()
                 step_correct += int(correct)
                 step_masked += n
             loss_value = loss_sum / config.grad_accum
@@ -497,7 +508,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
                 logger.log("val", {"step": state["step"], "tokens": state["tokens"], **last_eval})
             if state["step"] % config.checkpoint_every == 0 and dist.main:
                 state["elapsed"] = time.time() - started
-                _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config), state["step"],
+                _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config, data.folder.name), state["step"],
                                  config.keep_checkpoints)
     except torch.OutOfMemoryError:
         raise MacedonizerError(
@@ -509,7 +520,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
 
     if dist.main:
         state["elapsed"] = time.time() - started
-        _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config), state["step"],
+        _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config, data.folder.name), state["step"],
                          config.keep_checkpoints)
         final = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts, seed=config.seed)
         _write_model(out, model, tokenizer_dir, data, final, state, size, config, dist, device)
@@ -527,9 +538,9 @@ def _no_sync(module, sync: bool):
     return module.no_sync()
 
 
-def _checkpoint_state(model, optimizer, device, state: dict, config: TrainConfig) -> dict:
+def _checkpoint_state(model, optimizer, device, state: dict, config: TrainConfig, data_name: str) -> dict:
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
-            "progress": dict(state), "config": _config_dict(config)}
+            "progress": dict(state), "config": _config_dict(config), "data": data_name}
 
 
 def _peak_flops(device) -> float | None:

@@ -1,0 +1,235 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from macedonizer import pretrain
+from macedonizer.cli import main
+from macedonizer.config import SIZES, ModelSize
+from macedonizer.data import Masker, MaskingConfig, build_cache
+from macedonizer.errors import MacedonizerError
+from macedonizer.pretrain import RunConfig, TrainConfig, lr_factor, run
+from macedonizer.tokenizer import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
+from tests.conftest import SAMPLE_DIR
+
+SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
+QUIET = RunConfig(progress=False)
+SMALL = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, lr=2e-3, max_steps=6, eval_every=3,
+                    eval_batches=2, checkpoint_every=3, log_every=1, dropout=0.1)
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory):
+    return train_tokenizer([SAMPLE], tmp_path_factory.mktemp("tok") / "tok", TokenizerConfig(vocab_size=1200),
+                           progress=False)
+
+
+def losses(out):
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"]) for r in rows if r["split"] == "train"]
+
+
+def test_size_registry_matches_transformers():
+    from transformers import BertForMaskedLM
+
+    assert [(s.layers, s.hidden, s.heads, s.intermediate) for s in SIZES.values()] == [
+        (2, 128, 2, 512), (4, 256, 4, 1024), (4, 512, 8, 2048), (8, 512, 8, 2048), (12, 768, 12, 3072),
+        (24, 1024, 16, 4096)]
+    for size in (SIZES["tiny"], ModelSize(3, 96)):
+        model = BertForMaskedLM(size.bert_config(1000))
+        assert size.parameters(1000) == sum(p.numel() for p in model.parameters())
+
+
+def test_packed_cache_keeps_documents_and_is_reused(tok):
+    data = build_cache([SAMPLE], tok, 32, progress=False)
+    assert data.train.dtype == np.uint16 and data.train.shape[1] == 32
+    assert data.meta["documents"] == {"train": 787, "val": 16}
+    vocab = json.loads((tok / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
+    assert (data.train[:, 0] == cls_id).all()
+    n_sep = int((np.asarray(data.train) == sep_id).sum() + (np.asarray(data.val) == sep_id).sum())
+    assert n_sep == 803  # one boundary per document
+    assert data.token_counts[cls_id] == 0 and data.token_counts.sum() == data.meta["train_tokens"]
+    again = build_cache([SAMPLE], tok, 32, progress=False)
+    assert again.folder == data.folder
+    assert build_cache([SAMPLE], tok, 64, progress=False).folder != data.folder
+
+
+def test_masking_rates_specials_and_whole_words():
+    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "а", "б", "##в", "##г"])}
+    ids = torch.tensor([[2] + [5, 7, 8, 6] * 500 + [3, 0]])
+    masker = Masker(MaskingConfig(rate=0.15), vocab)
+    inputs, labels = masker(ids, torch.Generator().manual_seed(0))
+    chosen = labels != -100
+    assert 0.12 < chosen.float().mean() < 0.18
+    assert not chosen[0, 0] and not chosen[0, -1] and not chosen[0, -2]  # [CLS], [PAD], [SEP]
+    assert 0.7 < (inputs[chosen] == 4).float().mean() < 0.9
+    whole = Masker(MaskingConfig(rate=0.15, whole_word=True), vocab)
+    _, labels = whole(ids, torch.Generator().manual_seed(0))
+    words = (labels[0, 1:-2] != -100).reshape(-1, 4)  # "а ##в ##г" and "б" alternate: word = 3 pieces
+    assert (words[:, 0] == words[:, 1]).all() and (words[:, 1] == words[:, 2]).all()
+
+
+def test_masks_do_not_depend_on_the_process_count():
+    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"т{i}" for i in range(50)])}
+    ids = torch.randint(5, 55, (8, 16))
+    masker = Masker(MaskingConfig(), vocab)
+    whole = masker(ids, torch.Generator().manual_seed(3))
+    halves = [masker(ids[r * 4 : (r + 1) * 4], torch.Generator().manual_seed(3), total_rows=8, row_offset=r * 4)
+              for r in range(2)]
+    for i in range(2):
+        assert torch.equal(whole[i], torch.cat([h[i] for h in halves]))
+
+
+def test_schedule():
+    assert lr_factor(0.0, 0.1, "linear") == 0.0
+    assert lr_factor(0.05, 0.1, "linear") == pytest.approx(0.5)
+    assert lr_factor(0.1, 0.1, "cosine") == pytest.approx(1.0)
+    assert lr_factor(0.55, 0.1, "linear") == pytest.approx(0.5)
+    assert lr_factor(1.0, 0.1, "cosine") == pytest.approx(0.0)
+
+
+def test_training_writes_a_standard_model(tok, tmp_path):
+    out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
+            "special_tokens_map.json", "training_config.json", "metrics.jsonl", "eval.json",
+            "token_counts.npy", "checkpoints"} <= names
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["steps"] == 6 and evaluation["tokens"] == 6 * 4 * 32
+    assert set(evaluation["validation"]) >= {"loss", "perplexity", "masked_accuracy", "unigram_loss", "unigram_accuracy"}
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000003", "step-00000006"]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["split"] == "val"] == [3, 6]
+    assert all(np.isfinite(r["loss"]) and r["tokens_per_s"] > 0 for r in rows if r["split"] == "train")
+
+
+FILL_MASK = """
+import sys
+sys.modules["macedonizer"] = None  # plain transformers only
+from transformers import pipeline
+fill = pipeline("fill-mask", model=sys.argv[1])
+out = fill("Утре ќе одам на [MASK].", top_k=3)
+print(len(out), all("token_str" in o and "score" in o for o in out))
+"""
+
+
+def test_the_model_fills_masks_with_plain_transformers(tok, tmp_path):
+    out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    result = subprocess.run([sys.executable, "-c", FILL_MASK, str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "3 True"
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_resume_reproduces_the_uninterrupted_losses(tok, tmp_path, monkeypatch):
+    straight = run([SAMPLE], tok, tmp_path / "a", SMALL, QUIET)
+
+    real_save = pretrain._save_checkpoint
+
+    def save_then_crash(out, state, step, keep):
+        path = real_save(out, state, step, keep)
+        if step == 3:
+            raise _Crash()
+        return path
+
+    monkeypatch.setattr(pretrain, "_save_checkpoint", save_then_crash)
+    with pytest.raises(_Crash):
+        run([SAMPLE], tok, tmp_path / "b", SMALL, QUIET)
+    monkeypatch.setattr(pretrain, "_save_checkpoint", real_save)
+    # A checkpoint write killed half-way leaves only a temporary folder behind.
+    partial = tmp_path / "b" / "checkpoints" / ".tmp-step-00000004-999"
+    partial.mkdir()
+    (partial / "state.pt").write_bytes(b"truncated")
+    resumed = run([SAMPLE], tok, tmp_path / "b", SMALL, RunConfig(progress=False, resume=True))
+    assert losses(resumed) == losses(straight)
+    assert len(losses(resumed)) == 6
+
+
+def test_resume_refuses_another_config_or_tokenizer(tok, tmp_path):
+    out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    with pytest.raises(MacedonizerError, match="another training config"):
+        run([SAMPLE], tok, out, TrainConfig(**{**SMALL.__dict__, "lr": 1e-4}), RunConfig(progress=False, resume=True))
+    other = train_tokenizer([SAMPLE], tmp_path / "tok2", TokenizerConfig(vocab_size=1100), progress=False)
+    with pytest.raises(MacedonizerError, match="tokenizer or the data changed"):
+        run([SAMPLE], other, out, SMALL, RunConfig(progress=False, resume=True))
+    with pytest.raises(MacedonizerError, match="exists and is not empty"):
+        run([SAMPLE], tok, out, SMALL, QUIET)
+
+
+def test_bad_input_is_one_clear_error(tok, tmp_path):
+    with pytest.raises(MacedonizerError, match="beyond the position table"):
+        run([SAMPLE], tok, tmp_path / "a", TrainConfig(seq_len=1024, max_steps=1), QUIET)
+    with pytest.raises(MacedonizerError, match="too small for one batch"):
+        run([SAMPLE], tok, tmp_path / "b", TrainConfig(**{**SMALL.__dict__, "batch_size": 100_000}), QUIET)
+    with pytest.raises(MacedonizerError, match="Unknown size"):
+        run([SAMPLE], tok, tmp_path / "c", TrainConfig(size="huge", max_steps=1), QUIET)
+    with pytest.raises(MacedonizerError, match="The loss became nan at step 2. Lower --lr"):
+        run([SAMPLE], tok, tmp_path / "d", TrainConfig(**{**SMALL.__dict__, "lr": 1e30, "warmup": 0.0}), QUIET)
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tok, tmp_path, monkeypatch):
+    real = pretrain._sparse_mlm_module
+    calls = {"train": 0}
+
+    def poisoned(model):
+        module = real(model)
+        forward = module.forward
+
+        def forward_with_nan(*args):
+            loss, correct, n = forward(*args)
+            if module.training:
+                calls["train"] += 1
+                if calls["train"] >= 5:
+                    loss = loss * float("nan")
+            return loss, correct, n
+
+        module.forward = forward_with_nan
+        return module
+
+    monkeypatch.setattr(pretrain, "_sparse_mlm_module", poisoned)
+    with pytest.raises(MacedonizerError, match=r"nan at step 5; the last good checkpoint is .*step-00000003"):
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    assert sorted(p.name for p in (tmp_path / "m" / "checkpoints").iterdir()) == ["step-00000003"]
+
+
+def test_two_process_ddp_on_cpu(tok, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+               "-m", "macedonizer", "pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "--size", "L2/H64",
+               "--seq-len", "32", "--batch-size", "4", "--max-steps", "4", "--eval-every", "2",
+               "--checkpoint-every", "2", "--log-every", "1", "--device", "cpu", "-o", str(out), "-q"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["world_size"] == 2 and evaluation["steps"] == 4 and evaluation["tokens"] == 4 * 4 * 32
+    assert len(losses(out)) == 4
+
+
+def test_cli_pretrain_and_eval(tok, tmp_path):
+    out = tmp_path / "m"
+    result = CliRunner().invoke(main, ["pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "--size", "L2/H64",
+                                       "--seq-len", "32", "--batch-size", "4", "--max-steps", "4", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "masked accuracy" in result.output and "unigram" in result.output
+    text = tmp_path / "t.txt"
+    text.write_text("Утре ќе одам на пазар со мајка ми.\nВладата денес го усвои буџетот.\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(out), "--text", str(text), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)["t.txt"]
+    assert set(scores) >= {"loss", "masked_accuracy", "unigram_loss", "unigram_accuracy", "masked_tokens"}
+    again = CliRunner().invoke(main, ["eval", str(out), "--text", str(text), "--json"])
+    assert json.loads(again.stdout) == json.loads(result.stdout)  # deterministic masking
+    result = CliRunner().invoke(main, ["pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "-o",
+                                       str(tmp_path / "x"), "--time", "soon"])
+    assert result.exit_code == 2 and "duration" in result.output
