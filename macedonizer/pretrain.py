@@ -362,6 +362,9 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
             f"({config.grad_accum} × {dist.world})."
         )
     micro = config.batch_size // (config.grad_accum * dist.world)
+    # Checked by every process before any of them writes, so all fail alike.
+    if not run_config.resume and out.exists() and any(out.iterdir()):
+        raise MacedonizerError(f"Output folder {out} exists and is not empty (use --resume to continue it).")
 
     # Rank 0 tokenises; the others wait for its cache.
     if dist.main:
@@ -424,8 +427,6 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         _set_rng_state(saved["rng"], device)
         state = saved["progress"]
         _truncate_metrics(out / "metrics.jsonl", state["step"])
-    elif not run_config.resume and dist.main and out.exists() and any(out.iterdir()):
-        raise MacedonizerError(f"Output folder {out} exists and is not empty (use --resume to continue it).")
 
     trained = sparse
     if run_config.compile:
