@@ -53,9 +53,14 @@ def reference(size: str, data, tokenizer_dir: Path, args, workdir: Path):
     config = ModelSize.from_name(size).bert_config(data.vocab_size, pad_token_id=pad)
     config._attn_implementation = "sdpa"
     model = BertForMaskedLM(config)
+    # transformers 5 takes a warm-up ratio as a float warmup_steps; 4 has warmup_ratio.
+    import inspect
+
+    warmup = ({"warmup_ratio": 0.06} if "warmup_ratio" in inspect.signature(TrainingArguments).parameters
+              else {"warmup_steps": 0.06})
     training_args = TrainingArguments(
         output_dir=str(workdir / f"ref-{size}"), per_device_train_batch_size=args.batch_size,
-        learning_rate=args.lr, warmup_ratio=0.06, lr_scheduler_type="linear", weight_decay=0.01,
+        learning_rate=args.lr, lr_scheduler_type="linear", weight_decay=0.01, **warmup,
         adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0, max_steps=args.steps,
         logging_steps=args.steps, save_strategy="no", report_to=[], seed=0,
         use_cpu=args.device == "cpu", bf16=args.device == "cuda", dataloader_num_workers=0, disable_tqdm=True,
