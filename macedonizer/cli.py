@@ -265,15 +265,18 @@ def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr
                          keep_checkpoints=keep_checkpoints, log_every=log_every)
     out_dir = run(list(data), tokenizer_dir, out, config,
                   RunConfig(device=device, compile=compile_, progress=not quiet, resume=resume))
-    evaluation_path = Path(out_dir) / "eval.json"
-    if not quiet and evaluation_path.exists():
-        ev = json.loads(evaluation_path.read_text(encoding="utf-8"))
-        v = ev["validation"]
-        click.echo(f"\n{ev['size']} ({ev['parameters'] / 1e6:.1f}M parameters): {ev['steps']} steps, "
-                   f"{ev['tokens']:,} tokens in {ev['seconds']:.0f}s ({ev['tokens_per_s']:,.0f} tokens/s)")
-        click.echo(f"validation: loss {v['loss']:.3f} (unigram {v['unigram_loss']:.3f}), masked accuracy "
-                   f"{v['masked_accuracy']:.3f} (unigram {v['unigram_accuracy']:.3f})")
-        click.echo(f"Output: {out_dir}")
+    if not quiet and (Path(out_dir) / "eval.json").exists():
+        print_pretrain_summary(out_dir)
+
+
+def print_pretrain_summary(out_dir) -> None:
+    ev = json.loads((Path(out_dir) / "eval.json").read_text(encoding="utf-8"))
+    v = ev["validation"]
+    click.echo(f"\n{ev['size']} ({ev['parameters'] / 1e6:.1f}M parameters): {ev['steps']} steps, "
+               f"{ev['tokens']:,} tokens in {ev['seconds']:.0f}s ({ev['tokens_per_s']:,.0f} tokens/s)")
+    click.echo(f"validation: loss {v['loss']:.3f} (unigram {v['unigram_loss']:.3f}), masked accuracy "
+               f"{v['masked_accuracy']:.3f} (unigram {v['unigram_accuracy']:.3f})")
+    click.echo(f"Output: {out_dir}")
 
 
 @main.command("eval")
@@ -298,24 +301,33 @@ def eval_command(model, texts, seq_len, seed, device, as_json):
                    f"{r['unigram_accuracy']:>12.3f} {r['masked_tokens']:>8,}")
 
 
-# The demo vocabulary: the bundled sample is small (803 sentences), and a
-# vocabulary must be learnable from it.
+# The demo: the bundled sample is small (803 sentences), so a small
+# vocabulary, and short CPU runs (small batches, no dropout learn fastest).
 DEMO_VOCAB_SIZE = 2000
+DEMO_SIZES = ("tiny", "mini")
 
 
 @main.command()
 @click.option("-o", "--out", "out", default="build", show_default=True, type=click.Path(file_okay=False))
+@click.option("--max-steps", type=click.IntRange(1), default=300, show_default=True,
+              help="Pretraining steps per size.")
 @click.option("--force", is_flag=True, help="Redo every stage.")
-def build(out, force):
-    """Run the pipeline on the bundled sample corpus, offline.
+def build(out, max_steps, force):
+    """Run the pipeline on the bundled sample corpus, offline, on CPU.
 
-    Today this runs the stages that exist (clean, tokenizer); pretraining,
-    evaluation and cards join as they land. A finished stage is skipped, and
-    a redone stage redoes the stages after it.
+    Today this runs the stages that exist: clean, tokenizer, and pretraining
+    of tiny and mini with their validation against the unigram baseline;
+    cards and publishing join as they land. A finished stage is skipped, a
+    redone stage redoes the stages after it, and an interrupted pretraining
+    resumes from its last checkpoint.
     """
+    import shutil
+
     from .corpus.pipeline import CleanConfig, RunOptions
     from .corpus.pipeline import run as run_clean
     from .corpus.recipes import corpora_dir
+    from .pretrain import RunConfig, TrainConfig
+    from .pretrain import run as run_pretrain
     from .tokenizer import TokenizerConfig
     from .tokenizer import run as run_tokenizer
 
@@ -337,6 +349,21 @@ def build(out, force):
             print_tokenizer_summary(json.load(f), tokenizer_dir)
     else:
         click.echo(f"tokenizer: up to date ({tokenizer_dir})")
+    for size in DEMO_SIZES:
+        model_dir = Path(out) / "models" / size
+        config = TrainConfig(size=size, seq_len=64, batch_size=16, lr=1e-3, dropout=0.0, max_steps=max_steps,
+                             eval_every=max(1, max_steps // 3), checkpoint_every=max(1, max_steps // 3))
+        done = (model_dir / "eval.json").exists()
+        if done and not redo and json.loads((model_dir / "eval.json").read_text())["steps"] == max_steps:
+            click.echo(f"pretrain {size}: up to date ({model_dir})")
+            continue
+        if redo or done:
+            shutil.rmtree(model_dir, ignore_errors=True)
+        resume = model_dir.exists()
+        click.echo(f"\npretrain {size}: {max_steps} steps on CPU" + (" (resuming)" if resume else ""))
+        run_pretrain([str(corpus_dir)], tokenizer_dir, model_dir, config,
+                     RunConfig(device="cpu", progress=True, resume=resume))
+        print_pretrain_summary(model_dir)
 
 
 if __name__ == "__main__":

@@ -426,6 +426,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         optimizer.load_state_dict(saved["optimizer"])
         _set_rng_state(saved["rng"], device)
         state = saved["progress"]
+    if dist.main:  # metrics logged after the point a run restarts from would be duplicated
         _truncate_metrics(out / "metrics.jsonl", state["step"])
 
     trained = sparse
@@ -511,7 +512,10 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
                 state["elapsed"] = time.time() - started
                 _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config, data.folder.name), state["step"],
                                  config.keep_checkpoints)
-    except torch.OutOfMemoryError:
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError or MemoryError.
+        if not isinstance(exc, (torch.OutOfMemoryError, MemoryError)) and "allocate" not in str(exc):
+            raise
         raise MacedonizerError(
             f"Out of memory at a batch of {micro} sequences × {config.seq_len} tokens per process; "
             f"try a smaller --batch-size or a larger --grad-accum."

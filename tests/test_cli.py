@@ -87,11 +87,19 @@ def test_corpora_lists_the_recipes():
 
 def test_build_runs_the_existing_stages_offline(tmp_path):
     out = tmp_path / "build"
-    result = invoke("build", "-o", out)
+    result = invoke("build", "-o", out, "--max-steps", "6")
     assert result.exit_code == 0, result.output
     assert (out / "corpus" / "report.json").exists() and (out / "tokenizer" / "tokenizer.json").exists()
-    again = invoke("build", "-o", out)
-    assert again.exit_code == 0 and again.output.count("up to date") == 2
+    for size in ("tiny", "mini"):
+        assert json.loads((out / "models" / size / "eval.json").read_text())["steps"] == 6
+    again = invoke("build", "-o", out, "--max-steps", "6")
+    assert again.exit_code == 0 and again.output.count("up to date") == 4
+    # An interrupted pretraining (no eval.json yet, a checkpoint) resumes.
+    (out / "models" / "mini" / "eval.json").unlink()
+    resumed = invoke("build", "-o", out, "--max-steps", "6")
+    assert "pretrain tiny: up to date" in resumed.output and "(resuming)" in resumed.output
+    # A new tokenizer redoes pretraining, not cleaning.
     (out / "tokenizer" / "stats.json").unlink()
-    third = invoke("build", "-o", out)
+    third = invoke("build", "-o", out, "--max-steps", "6")
     assert "clean: up to date" in third.output and "the letter round trip holds" in third.output
+    assert "pretrain tiny: up to date" not in third.output

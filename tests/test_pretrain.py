@@ -233,3 +233,19 @@ def test_cli_pretrain_and_eval(tok, tmp_path):
     result = CliRunner().invoke(main, ["pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "-o",
                                        str(tmp_path / "x"), "--time", "soon"])
     assert result.exit_code == 2 and "duration" in result.output
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory"),
+                                   RuntimeError("DefaultCPUAllocator: can't allocate memory")])
+def test_running_out_of_memory_suggests_a_smaller_batch(tok, tmp_path, monkeypatch, error):
+    def exhausted(model):
+        def forward(*args):
+            raise error
+        module = torch.nn.Module()
+        module.forward = forward
+        module.mlm = model
+        return module
+
+    monkeypatch.setattr(pretrain, "_sparse_mlm_module", exhausted)
+    with pytest.raises(MacedonizerError, match="Out of memory at a batch of 4 sequences × 32 tokens.*--batch-size"):
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
