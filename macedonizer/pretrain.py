@@ -23,7 +23,7 @@ import random
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +89,7 @@ def resolve_size(name: str) -> ModelSize:
         return ModelSize(int(match.group(1)), int(match.group(2)), name=name.replace("/", "-"))
     try:
         return ModelSize.from_name(name)
-    except KeyError as exc:
+    except KeyError:
         raise MacedonizerError(f"Unknown size {name!r}: use tiny, mini, small, medium, base, large or L<layers>/H<hidden>.") from None
 
 

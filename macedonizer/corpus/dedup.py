@@ -72,7 +72,7 @@ def signatures(word_lists: list[list[str]], num_perm: int, ngram: int) -> list[n
     ``num_perm`` hash functions h(x) = (a·x + b) >> 32 (multiply-shift, a
     universal family) are applied to the shingles of the whole batch in one
     numpy expression: per-document MinHash objects would cost more in
-    overhead than in arithmetic. Signatures go into datasketch's LSH index.
+    overhead than in arithmetic. Their LSH band keys come from ``band_keys``.
     """
     a, b = _permutations(num_perm)
     word_lists = [words or [""] for words in word_lists]
@@ -81,7 +81,6 @@ def signatures(word_lists: list[list[str]], num_perm: int, ngram: int) -> list[n
         map(_WORD_HASHES.__getitem__, chain.from_iterable(word_lists)), dtype=np.uint64, count=int(lengths.sum())
     )
     doc_of_word = np.repeat(np.arange(len(word_lists)), lengths)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     # Every doc gets the n-gram hashes that fit inside it; a doc shorter than
     # n gets one shingle of all its words. Build them with shifted additions.
     n_of_doc = np.minimum(lengths, ngram)
