@@ -81,7 +81,7 @@ def clean(inputs, out, filters, mk_threshold, paragraphs, text_field, min_words,
     recipes as corpus:NAME (see `macedonizer corpora`).
     """
     from .corpus.filters import QualityConfig
-    from .corpus.pipeline import CleanConfig, RunOptions, parse_filters, run
+    from .corpus.pipeline import CleanConfig, RunOptions, parse_filters, report_name, run
     from .corpus.readers import ReadOptions
 
     quality = QualityConfig()
@@ -100,8 +100,7 @@ def clean(inputs, out, filters, mk_threshold, paragraphs, text_field, min_words,
                          overwrite=overwrite, progress=not quiet)
     out_dir = run(list(inputs), out, config, options)
     if not quiet:
-        tag = "" if options.shard is None else f"-shard{options.shard[0]:05d}-of-{options.shard[1]:05d}"
-        with open(Path(out_dir) / f"report{tag}.json", encoding="utf-8") as f:
+        with open(Path(out_dir) / report_name(options), encoding="utf-8") as f:
             print_clean_summary(json.load(f), out_dir)
 
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import MacedonizerError
+from .files import replace_folder, temporary_sibling
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 UPPER = "АБВГДЃЕЖЗЅИЈКЛЉМНЊОПРСТЌУФХЦЧЏШЀЍ"
@@ -313,9 +314,7 @@ def _write(out: Path, tokenizer, vocab: dict[str, int], config: TokenizerConfig,
     """Write the tokenizer folder atomically: a temporary sibling, then a rename."""
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        tmp = temporary_sibling(out)
         tokenizer.save(str(tmp / "tokenizer.json"))
         with open(tmp / "vocab.txt", "w", encoding="utf-8") as f:
             for token in sorted(vocab, key=vocab.get):
@@ -336,11 +335,7 @@ def _write(out: Path, tokenizer, vocab: dict[str, int], config: TokenizerConfig,
             **special,
         })
         _dump(tmp / "stats.json", stats)
-        backup = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            out.rename(backup)
-        tmp.rename(out)
-        shutil.rmtree(backup, ignore_errors=True)
+        replace_folder(tmp, out)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         where = f" ({exc.filename})" if exc.filename else ""

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import MacedonizerError
+from ..files import replace_folder, temporary_sibling
 from . import dedup, langid, pii
 from .document import Document
 from .filters import QualityConfig, QualityFilter, remove_boilerplate_lines
@@ -313,10 +314,7 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: CleanConfig | Non
 
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
+        tmp = temporary_sibling(out)
         report = _run_into(tmp, sources, file_skips, config, options, inputs)
         if report["documents"]["in"] == 0:
             raise MacedonizerError("The inputs contain no documents.")
@@ -331,6 +329,11 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: CleanConfig | Non
     return out
 
 
+def report_name(options: RunOptions) -> str:
+    """The report file of a run: ``report.json``, or one per shard."""
+    return f"report{_shard_tag(options)}.json"
+
+
 def _shard_tag(options: RunOptions) -> str:
     if options.shard is None:
         return ""
@@ -341,11 +344,7 @@ def _shard_tag(options: RunOptions) -> str:
 def _publish(tmp: Path, out: Path, options: RunOptions) -> None:
     """Move finished output into place so OUT is never half-written."""
     if options.shard is None:
-        backup = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            out.rename(backup)
-        tmp.rename(out)
-        shutil.rmtree(backup, ignore_errors=True)
+        replace_folder(tmp, out)
         return
     # A shard owns only its own files inside a shared OUT.
     out.mkdir(parents=True, exist_ok=True)
@@ -434,7 +433,7 @@ def _run_into(tmp: Path, sources: list[Source], file_skips: Counter, config: Cle
         "workers": options.workers,
         "versions": _library_versions(),
     }
-    with open(tmp / f"report{tag}.json", "w", encoding="utf-8") as f:
+    with open(tmp / report_name(options), "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False, indent=2)
     return data
 
