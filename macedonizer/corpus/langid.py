@@ -49,28 +49,36 @@ STATISTICAL_SAMPLE_CHARS = 600
 # Function words whose presence is evidence for (positive) or against
 # (negative) Macedonian. Shared words (на, и, да, се, за ...) carry nothing.
 _MK_WORDS = {
-    3.0: "во со дека оваа овој овие тоа таа тие јас тој кој кои нив неа "
-    "нејзе кон кај преку околу потоа денес еден бидејќи многу сум беа биле "
-    "зошто каде некој ниту секој сите сиот својот нивните уште затоа",
-    1.5: "кое кога сакам сака тука ние вие ништо нешто треба исто",
+    3.0: "во со дека оваа овој овие тоа таа тие јас тој кој нив неа нејзе кон кај преку околу потоа "
+    "денес еден бидејќи многу сум беа биле зошто каде некој никој ниту секој сите сиот својот нивните "
+    "уште затоа тогаш секогаш никогаш сакам сакаш сакаме одам одиме работам кажам можам малку арно "
+    "убав убаво убава голем голема големо таму сепак токму",
+    1.5: "кои кое кога сака тука ние вие ништо треба исто оди правам каков",
 }
 _NEIGHBOUR_WORDS = {
     # Serbian
-    -3.0: "је су у из код био била било бити када шта још али смо нису није "
-    "према током један једна једно ово овај ови моја њих "
+    -3.0: "је су у из код био била било бити када шта још али смо нису није према током један једна "
+    "једно ово овај ови моја њих јер веома данас сутра јуче сада увек након његов њен њихов сви сваки "
+    "људи посао новац новца питање "
     # Bulgarian
-    "в с от че това този тази тези като след през вече между днес един "
-    "много тук когато бе "
+    "в с от че това този тази тези като след през вече между днес един много тук когато бе обичам "
+    "искам искаш всички всеки затова тогава докато преди мога "
     # Russian
     "что как он она они был была были было также если только которые где уже",
-    -1.5: "са сам пре",
+    -1.5: "са сам пре тамо никад никада опет кад хвала молим желим идем иде радим кажем видим преко тај "
+    "оно све ништа неко нико ствари земља године део пут лепо добре мен теб дори около казва",
 }
 # Case endings of Serbian and Russian that Macedonian, having lost the cases,
 # rarely produces on longer words.
-_CASE_ENDINGS = ("ог", "ом", "ему", "ого", "их", "им", "има", "ама", "ими", "ами", "ају", "ати", "ити", "ети")
+_CASE_ENDINGS = ("ог", "ом", "ему", "ого", "их", "им", "има", "ама", "ими", "ами", "ају", "ати", "ити", "ети",
+                 # Bulgarian aorist (купих, казах, пристигнаха, казахме), where Macedonian
+                 # has -в, -а, -вме, -вте.
+                 "ах", "ох", "ха", "хме", "хте")
 CASE_ENDING_WEIGHT = -0.6
 # The Macedonian masculine definite article (градот, човекот) has no
-# counterpart ending in the neighbours (Bulgarian writes -ът).
+# counterpart ending in the neighbours (Bulgarian writes -ът); nor has the
+# Macedonian aorist plural (бевме, дојдовте).
+_MK_ENDINGS = ("от", "вме", "вте")
 ARTICLE_ENDING_WEIGHT = 0.8
 
 
@@ -143,7 +151,7 @@ def rule_evidence(text: str) -> float:
     evidence += sum(filter(None, map(WORD_WEIGHTS.get, words)))
     long_words = [w for w in words if len(w) >= 5 and w not in WORD_WEIGHTS]
     evidence += CASE_ENDING_WEIGHT * sum(1 for w in long_words if w.endswith(_CASE_ENDINGS))
-    evidence += ARTICLE_ENDING_WEIGHT * sum(1 for w in long_words if w.endswith("от"))
+    evidence += ARTICLE_ENDING_WEIGHT * sum(1 for w in long_words if w.endswith(_MK_ENDINGS))
     return evidence
 
 
