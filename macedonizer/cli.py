@@ -300,6 +300,33 @@ def eval_command(model, texts, seq_len, seed, device, as_json):
                    f"{r['unigram_accuracy']:>12.3f} {r['masked_tokens']:>8,}")
 
 
+@main.command(epilog="""\b
+Examples:
+  macedonizer fill "Скопје е главен [MASK] на Македонија." --model build/models/mini
+  macedonizer fill "Утре ќе одам на <mask>." --model build/models/tiny --top-k 3 --json
+""")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--model", required=True, help="A model folder or a Hub repo id.")
+@click.option("--top-k", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the pipeline's JSON.")
+def fill(texts, model, top_k, as_json):
+    """Fill the [MASK] (or <mask>) in each TEXT with the model's best guesses."""
+    from .inference import FillMask
+
+    results = FillMask(model)(list(texts), top_k=top_k)
+    if as_json:
+        click.echo(json.dumps(results if len(texts) > 1 else results[0], ensure_ascii=False, indent=2))
+        return
+    for text, result in zip(texts, results):
+        click.echo(text)
+        per_mask = result if result and isinstance(result[0], list) else [result]
+        for i, predictions in enumerate(per_mask, 1):
+            if len(per_mask) > 1:
+                click.echo(f"  mask {i}:")
+            for p in predictions:
+                click.echo(f"  {p['score']:6.3f}  {p['token_str']:<16} {p['sequence']}")
+
+
 # The demo: the bundled sample is small (803 sentences), so a small
 # vocabulary, and short CPU runs (small batches, no dropout learn fastest).
 DEMO_VOCAB_SIZE = 2000

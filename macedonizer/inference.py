@@ -1,0 +1,75 @@
+"""Fill-mask for apps: ``FillMask(model)("Скопје е [MASK] на Македонија.")``.
+
+A thin layer over transformers' fill-mask pipeline: the model is loaded once,
+``<mask>`` is accepted as well as the model's own mask token, texts are
+scored in batches, and the answer has the pipeline's fields (``score``,
+``token``, ``token_str``, ``sequence``). A text with one mask gets a list of
+predictions; a text with several masks gets one such list per mask.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import MacedonizerError
+
+MASK_ALIASES = ("<mask>", "[MASK]")
+
+
+class FillMask:
+    """Predict the words hidden behind mask tokens."""
+
+    def __init__(self, model: str | os.PathLike, device: str | int | None = None, batch_size: int = 16):
+        from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        source = str(model)
+        looks_like_path = os.sep in source or source.startswith(".") or Path(source).exists()
+        if looks_like_path and not Path(source).is_dir():
+            raise MacedonizerError(f"Model folder not found: {source}")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            mlm = AutoModelForMaskedLM.from_pretrained(source)
+        except OSError as exc:
+            where = "from the folder" if looks_like_path else "from the Hub"
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise MacedonizerError(f"Cannot load the model {source!r} {where}: {first_line}") from None
+        if tokenizer.mask_token is None:
+            raise MacedonizerError(f"The model {source!r} has no mask token; it is not a masked language model.")
+        self.mask_token = tokenizer.mask_token
+        self.batch_size = batch_size
+        self._pipeline = pipeline("fill-mask", model=mlm, tokenizer=tokenizer, device=device)
+
+    def _prepare(self, text: str) -> str:
+        for alias in MASK_ALIASES:
+            text = text.replace(alias, self.mask_token)
+        if self.mask_token not in text:
+            raise MacedonizerError(f"The text has no mask token ({self.mask_token} or <mask>): {text!r}")
+        return text
+
+    def __call__(self, texts: str | list[str], top_k: int = 5, targets: list[str] | None = None):
+        """Predictions for one text (a list) or for several (a list per text)."""
+        single = isinstance(texts, str)
+        batch = [self._prepare(t) for t in ([texts] if single else texts)]
+        if top_k < 1:
+            raise MacedonizerError("top_k must be at least 1.")
+        kwargs = {"top_k": top_k, "batch_size": self.batch_size}
+        if targets:
+            kwargs["targets"] = targets
+        results = self._pipeline(batch, **kwargs)
+        if len(batch) == 1:  # the pipeline unwraps a batch of one
+            results = [results]
+        results = [_plain(r) for r in results]
+        return results[0] if single else results
+
+
+def _plain(value):
+    """Python floats and ints, so answers serialise to JSON as they are."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: (float(v) if k == "score" else int(v) if k == "token" else v) for k, v in value.items()}
+    return value
