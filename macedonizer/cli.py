@@ -302,6 +302,23 @@ def eval_command(model, texts, seq_len, seed, device, as_json):
 
 @main.command(epilog="""\b
 Examples:
+  macedonizer card build/models/mini
+  macedonizer card models/base --repo-id my-org/mk-bert-base --license cc-by-4.0 --dataset HuggingFaceFW/fineweb-2
+""")
+@click.argument("model_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--repo-id", default=None, help="Where the model will be published (NAMESPACE/NAME), for links.")
+@click.option("--license", "licence", default="apache-2.0", show_default=True, help="SPDX licence id.")
+@click.option("--dataset", "datasets", multiple=True, help="A Hub dataset id the model was trained on; repeatable.")
+def card(model_dir, repo_id, licence, datasets):
+    """Write MODEL_DIR/README.md (and loss_curve.png) from the run's real numbers."""
+    from .cards import render
+
+    path = render(model_dir, repo_id=repo_id, licence=licence, datasets=tuple(datasets))
+    click.echo(f"Card: {path}")
+
+
+@main.command(epilog="""\b
+Examples:
   macedonizer fill "Скопје е главен [MASK] на Македонија." --model build/models/mini
   macedonizer fill "Утре ќе одам на <mask>." --model build/models/tiny --top-k 3 --json
 """)

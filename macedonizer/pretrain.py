@@ -548,6 +548,16 @@ def _checkpoint_state(model, optimizer, device, state: dict, config: TrainConfig
             "progress": dict(state), "config": _config_dict(config), "data": data_name}
 
 
+def _hardware(device, dist: Dist) -> str:
+    """A line for the model card: what trained the model."""
+    import torch
+
+    count = f"{dist.world} × " if dist.world > 1 else ""
+    if device.type == "cuda":
+        return f"{count}{torch.cuda.get_device_name(device)}"
+    return f"{count}CPU ({torch.get_num_threads()} threads)"
+
+
 def _peak_flops(device) -> float | None:
     import torch
 
@@ -634,6 +644,7 @@ def _write_model(out: Path, model, tokenizer_dir: Path, data: PackedData, final:
         "size": size.name,
         "parameters": size.parameters(data.vocab_size),
         "device": str(device),
+        "hardware": _hardware(device, dist),
         "world_size": dist.world,
     }
     (tmp / "eval.json").write_text(json.dumps(evaluation, indent=2), encoding="utf-8")

@@ -1,0 +1,221 @@
+"""Model cards with real numbers: ``macedonizer card MODEL_DIR``.
+
+Everything in the card comes from files the earlier stages wrote: the
+evaluation (``eval.json``), the training config and data
+(``training_config.json``), the loss curve (``metrics.jsonl``), the tokenizer
+statistics (``stats.json``), the cleaning report (``report.json``) and the
+sibling sizes trained next to this one. The card is rendered from the Jinja2
+template in ``model_cards/`` through huggingface_hub's ``ModelCard``, so its
+metadata is what the Hub expects (language, SPDX licence, pipeline tag,
+widget, model-index). Local paths never appear in it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+from .errors import MacedonizerError
+
+EXAMPLES = [
+    "Скопје е главен {mask} на Северна Македонија.",
+    "Утре ќе одам на {mask} со мајка ми.",
+    "Охридското Езеро е едно од најстарите {mask} во Европа.",
+]
+SPDX_LICENCES = {"apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "bsd-3-clause",
+                 "gpl-3.0", "lgpl-3.0", "openrail", "other"}
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _thousands(value: int) -> str:
+    return f"{value:,}"
+
+
+def _family(model_dir: Path, repo_id: str | None, size_name: str) -> list[dict]:
+    """This model and the sizes trained beside it, smallest first."""
+    rows = []
+    for sibling in sorted(model_dir.resolve().parent.iterdir()):
+        evaluation = _read_json(sibling / "eval.json")
+        config = _read_json(sibling / "training_config.json")
+        if not evaluation or not config:
+            continue
+        shape = config["size"]
+        link = None
+        if repo_id and size_name in repo_id:
+            link = f"https://huggingface.co/{repo_id.replace(size_name, shape['name'])}"
+        rows.append({
+            "name": sibling.name, "current": sibling.resolve() == model_dir.resolve(), "layers": shape["layers"],
+            "hidden": shape["hidden"], "parameters": evaluation["parameters"],
+            "parameters_m": f"{evaluation['parameters'] / 1e6:.1f}",
+            "accuracy": _percent(evaluation["validation"]["masked_accuracy"]),
+            "unigram_accuracy": _percent(evaluation["validation"]["unigram_accuracy"]),
+            "link": link if sibling.resolve() != model_dir.resolve() else None,
+        })
+    return sorted(rows, key=lambda r: r["parameters"])
+
+
+def _cleaning(inputs: list[str]) -> tuple[dict | None, list[str], list[str]]:
+    """Cleaning statistics, source names and Hub dataset ids behind the training data."""
+    sources: list[str] = []
+    datasets: list[str] = []
+    cleaning = None
+    for item in inputs:
+        report = _read_json(Path(item) / "report.json") if Path(item).is_dir() else None
+        names = report["inputs"] if report else [item]
+        for name in names:
+            if name.startswith("corpus:"):
+                from .corpus.recipes import load_recipe
+
+                try:
+                    recipe = load_recipe(name.split(":", 1)[1])
+                    datasets.append(recipe.dataset)
+                    sources.append(recipe.title)
+                    continue
+                except MacedonizerError:
+                    pass
+            if name.startswith("hf:"):
+                dataset = name[3:].split(":")[0]
+                datasets.append(dataset)
+                sources.append(dataset)
+            else:
+                sources.append(Path(name).name)  # never a local path
+        if report:
+            drops = sorted(((r, d["docs"]) for r, d in report["drops"].items()), key=lambda x: -x[1])
+            cleaning = {
+                "docs_in": _thousands(report["documents"]["in"]), "docs_out": _thousands(report["documents"]["out"]),
+                "chars_in": _thousands(report["characters"]["in"]),
+                "chars_out": _thousands(report["characters"]["out"]),
+                "drops": [(reason.replace("_", " "), _thousands(n)) for reason, n in drops],
+            }
+    return cleaning, sources, datasets
+
+
+def _loss_curve(model_dir: Path, unigram_loss: float, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    train = [(r["tokens"], r["loss"]) for r in rows if r["split"] == "train"]
+    val = [(r["tokens"], r["loss"]) for r in rows if r["split"] == "val"]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    if train:
+        ax.plot(*zip(*train), label="training loss", color="#4c72b0", linewidth=1)
+    if val:
+        ax.plot(*zip(*val), "o-", label="validation loss", color="#dd8452")
+    ax.axhline(unigram_loss, linestyle="--", color="grey", label="unigram baseline")
+    ax.set_xlabel("tokens seen")
+    ax.set_ylabel("masked-LM loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: str = "apache-2.0",
+           datasets: tuple[str, ...] = ()) -> Path:
+    """Write ``README.md`` and ``loss_curve.png`` into ``model_dir``; return the card's path."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    model_dir = Path(model_dir)
+    evaluation = _read_json(model_dir / "eval.json")
+    config = _read_json(model_dir / "training_config.json")
+    tokenizer_config = _read_json(model_dir / "tokenizer_config.json")
+    if not evaluation or not config or not tokenizer_config:
+        raise MacedonizerError(
+            f"{model_dir} is not a model trained by `macedonizer pretrain` (eval.json, training_config.json "
+            "and tokenizer_config.json are needed)."
+        )
+    if licence.lower() not in SPDX_LICENCES:
+        raise MacedonizerError(f"Unknown licence {licence!r}; use an SPDX id such as apache-2.0 or cc-by-4.0.")
+    if repo_id is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
+        raise MacedonizerError(f"Invalid repo id {repo_id!r}: expected NAMESPACE/NAME.")
+
+    shape, train, data = config["size"], config["train"], config["data"]
+    validation = evaluation["validation"]
+    mask_token = tokenizer_config.get("mask_token", "[MASK]")
+    size_name = shape["name"]
+    model_name = repo_id.split("/")[-1] if repo_id else model_dir.resolve().name
+    cleaning, sources, found_datasets = _cleaning(data["inputs"])
+    tokenizer_stats = _read_json(Path(data["tokenizer"]) / "stats.json")
+    tokenizer_eval = []
+    if tokenizer_stats:
+        for name, row in tokenizer_stats["evaluation"].items():
+            tokenizer_eval.append((name, {"words": _thousands(row["words"]), "fertility": f"{row['fertility']:.3f}",
+                                          "split": _percent(row["split_word_share"]),
+                                          "unk": f"{100 * row['unk_rate']:.3f}%"}))
+    all_datasets = sorted(set(found_datasets) | set(datasets))
+    examples = [e.format(mask=mask_token) for e in EXAMPLES]
+    card_data = ModelCardData(
+        language="mk",
+        license=licence.lower(),
+        library_name="transformers",
+        pipeline_tag="fill-mask",
+        tags=["bert", "fill-mask", "macedonian", "macedonizer", f"size-{size_name}"],
+        datasets=all_datasets or None,
+        model_name=model_name,
+        eval_results=[
+            EvalResult(task_type="fill-mask", task_name="Masked language modelling", dataset_type="held-out",
+                       dataset_name="Held-out validation documents", metric_type="accuracy",
+                       metric_name="Masked-token accuracy", metric_value=validation["masked_accuracy"]),
+            EvalResult(task_type="fill-mask", task_name="Masked language modelling", dataset_type="held-out",
+                       dataset_name="Held-out validation documents", metric_type="loss",
+                       metric_name="Cross-entropy loss", metric_value=validation["loss"]),
+        ],
+        widget=[{"text": e} for e in examples],
+    )
+    documents = data["documents"]
+    data_description = (
+        f"{_thousands(documents['train'])} documents ({_thousands(data['train_tokens'])} tokens) for training and "
+        f"{_thousands(documents['val'])} held-out documents for validation, from: {', '.join(sources)}."
+    )
+    seconds = evaluation["seconds"]
+    card = ModelCard.from_template(
+        card_data,
+        template_str=(resources.files("macedonizer._model_cards") / "model_card.md").read_text(encoding="utf-8"),
+        model_name=model_name, size_name=size_name, layers=shape["layers"], hidden=shape["hidden"],
+        heads=shape["heads"], parameters_m=f"{evaluation['parameters'] / 1e6:.1f}", mask_token=mask_token,
+        family=_family(model_dir, repo_id, size_name), data_description=data_description, cleaning=cleaning,
+        vocab_size=_thousands(data["vocab_size"]), uncased=tokenizer_config.get("do_lower_case", False),
+        tokenizer_eval=tokenizer_eval, mask_rate=_percent(train["masking"]["rate"]),
+        whole_word=train["masking"]["whole_word"], seq_len=train["seq_len"], batch_size=train["batch_size"],
+        lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
+        warmup=_percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
+        tokens=_thousands(evaluation["tokens"]), hardware=evaluation.get("hardware", evaluation["device"]),
+        training_time=f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.0f} seconds",
+        accuracy=_percent(validation["masked_accuracy"]), unigram_accuracy=_percent(validation["unigram_accuracy"]),
+        loss=f"{validation['loss']:.3f}", unigram_loss=f"{validation['unigram_loss']:.3f}",
+        perplexity=f"{validation['perplexity']:.1f}", repo_id=repo_id or model_name, example=examples[0],
+        data_bias="encyclopedic and web text over-represents some topics, regions and a formal register.",
+        citation_key=re.sub(r"\W", "_", model_name), year=datetime.date.today().year,
+        learned=(validation["masked_accuracy"] > validation["unigram_accuracy"]
+                 and validation["loss"] < validation["unigram_loss"]),
+    )
+    tmp_png = model_dir / ".loss_curve.tmp.png"
+    tmp_md = model_dir / ".README.tmp.md"
+    try:
+        _loss_curve(model_dir, validation["unigram_loss"], tmp_png)
+        tmp_md.write_text(str(card), encoding="utf-8")
+        os.replace(tmp_png, model_dir / "loss_curve.png")
+        os.replace(tmp_md, model_dir / "README.md")
+    finally:
+        for tmp in (tmp_png, tmp_md):
+            tmp.unlink(missing_ok=True)
+    return model_dir / "README.md"

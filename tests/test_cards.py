@@ -1,0 +1,78 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+from huggingface_hub import ModelCard, metadata_load
+
+from macedonizer.cards import render
+from macedonizer.cli import main
+from macedonizer.corpus.pipeline import RunOptions
+from macedonizer.corpus.pipeline import run as clean
+from macedonizer.errors import MacedonizerError
+from macedonizer.pretrain import RunConfig, TrainConfig
+from macedonizer.pretrain import run as pretrain
+from macedonizer.tokenizer import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
+from tests.conftest import SAMPLE_DIR
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cards")
+    corpus = clean([str(SAMPLE_DIR)], root / "corpus", options=RunOptions(progress=False))
+    tok = train_tokenizer([str(corpus)], root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
+    models = {}
+    for size in ("L1/H32", "L2/H64"):
+        config = TrainConfig(size=size, seq_len=32, batch_size=4, max_steps=4, eval_every=2, checkpoint_every=4,
+                             log_every=1)
+        models[size] = pretrain([str(corpus)], tok, root / "models" / size.replace("/", "-"), config,
+                                RunConfig(progress=False))
+    return root, models
+
+
+def test_card_carries_real_numbers_and_parses(family):
+    root, models = family
+    model = models["L2/H64"]
+    path = render(model, repo_id="someone/mk-bert-L2-H64", licence="cc-by-4.0", datasets=("wikimedia/wikipedia",))
+    text = path.read_text(encoding="utf-8")
+    card = ModelCard.load(path)
+    meta = metadata_load(path)
+    assert meta["language"] == "mk" and meta["license"] == "cc-by-4.0" and meta["pipeline_tag"] == "fill-mask"
+    assert meta["library_name"] == "transformers" and meta["datasets"] == ["wikimedia/wikipedia"]
+    assert all("[MASK]" in w["text"] for w in meta["widget"])
+    evaluation = json.loads((model / "eval.json").read_text())
+    metrics = meta["model-index"][0]["results"][0]["metrics"]
+    assert metrics[0]["value"] == evaluation["validation"]["masked_accuracy"]
+    assert card.data.model_name == "mk-bert-L2-H64"
+    # The family, the cleaning report and the tokenizer statistics are all there.
+    assert "L1-H32" in text and "(this model)" in text and "https://huggingface.co/someone/mk-bert-L1-H32" in text
+    assert "not macedonian" in text and "tokens per word" in text and "![Loss curve](loss_curve.png)" in text
+    assert f"{evaluation['tokens']:,}" in text
+    assert (model / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # No placeholders, no local paths, no temporary files left.
+    assert "More Information Needed" not in text and "{{" not in text
+    assert str(root) not in text and "/tmp" not in text
+    assert not list(model.glob(".*tmp*"))
+
+
+def test_a_model_that_did_not_learn_says_so(family):
+    _, models = family
+    model = models["L1/H32"]
+    evaluation = json.loads((model / "eval.json").read_text())
+    evaluation["validation"]["masked_accuracy"] = evaluation["validation"]["unigram_accuracy"]
+    (model / "eval.json").write_text(json.dumps(evaluation))
+    text = render(model).read_text(encoding="utf-8")
+    assert "This model did not learn" in text
+
+
+def test_bad_input(family, tmp_path):
+    _, models = family
+    model = models["L2/H64"]
+    with pytest.raises(MacedonizerError, match="Unknown licence"):
+        render(model, licence="Apache License")
+    with pytest.raises(MacedonizerError, match="Invalid repo id"):
+        render(model, repo_id="not a repo")
+    with pytest.raises(MacedonizerError, match="not a model trained by"):
+        render(tmp_path)
+    result = CliRunner().invoke(main, ["card", str(model)])
+    assert result.exit_code == 0 and result.output.startswith("Card: ")
