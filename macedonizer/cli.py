@@ -358,9 +358,9 @@ DEMO_SIZES = ("tiny", "mini")
 def build(out, max_steps, force):
     """Run the pipeline on the bundled sample corpus, offline, on CPU.
 
-    Today this runs the stages that exist: clean, tokenizer, and pretraining
-    of tiny and mini with their validation against the unigram baseline;
-    cards and publishing join as they land. A finished stage is skipped, a
+    Today this runs the stages that exist: clean, tokenizer, pretraining of
+    tiny and mini with their validation against the unigram baseline, and
+    their model cards; publishing joins when it lands. A finished stage is skipped, a
     redone stage redoes the stages after it, and an interrupted pretraining
     resumes from its last checkpoint.
     """
@@ -407,6 +407,12 @@ def build(out, max_steps, force):
         run_pretrain([str(corpus_dir)], tokenizer_dir, model_dir, config,
                      RunConfig(device="cpu", progress=True, resume=resume))
         print_pretrain_summary(model_dir)
+    # Cards last: each lists its siblings, so all sizes must be trained first.
+    from .cards import render
+
+    for size in DEMO_SIZES:
+        card_path = render(Path(out) / "models" / size)
+        click.echo(f"card {size}: {card_path}")
 
 
 if __name__ == "__main__":

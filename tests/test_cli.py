@@ -92,6 +92,7 @@ def test_build_runs_the_existing_stages_offline(tmp_path):
     assert (out / "corpus" / "report.json").exists() and (out / "tokenizer" / "tokenizer.json").exists()
     for size in ("tiny", "mini"):
         assert json.loads((out / "models" / size / "eval.json").read_text())["steps"] == 6
+        assert "(this model)" in (out / "models" / size / "README.md").read_text(encoding="utf-8")
     again = invoke("build", "-o", out, "--max-steps", "6")
     assert again.exit_code == 0 and again.output.count("up to date") == 4
     # An interrupted pretraining (no eval.json yet, a checkpoint) resumes.
