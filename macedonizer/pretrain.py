@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import MAX_POSITIONS, ModelSize
-from .data import MaskingConfig, PackedData, build_cache
+from .data import Masker, MaskingConfig, PackedData, build_cache
 from .errors import MacedonizerError
 
 CHECKPOINTS = "checkpoints"
@@ -388,8 +388,6 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     hf_logging.disable_progress_bar()  # our own progress bar is enough
 
     vocab = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).get_vocab()
-    from .data import Masker
-
     masker = Masker(config.masking, vocab)
     pad_id = vocab["[PAD]"]
 
