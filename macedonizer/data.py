@@ -78,12 +78,16 @@ def _inputs_fingerprint(sources) -> str:
     return digest.hexdigest()[:16]
 
 
-class _Packer:
-    """Appends documents' token ids into fixed-length sequences."""
+class Packer:
+    """Packs documents' token ids into fixed-length ``[CLS] … [SEP] … [SEP]`` sequences.
 
-    def __init__(self, path: Path, seq_len: int, cls_id: int, sep_id: int, pad_id: int, dtype):
-        self.file = open(path, "wb")
-        self.seq_len, self.cls_id, self.sep_id, self.pad_id, self.dtype = seq_len, cls_id, sep_id, pad_id, dtype
+    Each finished sequence goes to ``emit`` (a list of ``seq_len`` ids); the
+    last one is padded by ``close``. Training data and ``macedonizer eval``
+    pack text the same way through this class.
+    """
+
+    def __init__(self, seq_len: int, cls_id: int, sep_id: int, pad_id: int, emit):
+        self.seq_len, self.cls_id, self.sep_id, self.pad_id, self.emit = seq_len, cls_id, sep_id, pad_id, emit
         self.current: list[int] = [cls_id]
         self.sequences = 0
 
@@ -97,7 +101,7 @@ class _Packer:
                 self._flush()
 
     def _flush(self) -> None:
-        self.file.write(np.asarray(self.current, dtype=self.dtype).tobytes())
+        self.emit(self.current)
         self.sequences += 1
         self.current = [self.cls_id]
 
@@ -105,7 +109,6 @@ class _Packer:
         if len(self.current) > 1:
             self.current.extend([self.pad_id] * (self.seq_len - len(self.current)))
             self._flush()
-        self.file.close()
 
 
 def _documents(inputs: list[str]) -> tuple[Iterator[str], list]:
@@ -151,8 +154,12 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        packers = {split: _Packer(tmp / f"{split}.bin", seq_len, ids["[CLS]"], ids["[SEP]"], ids["[PAD]"], dtype)
-                   for split in ("train", "val")}
+        files = {split: open(tmp / f"{split}.bin", "wb") for split in ("train", "val")}
+        packers = {
+            split: Packer(seq_len, ids["[CLS]"], ids["[SEP]"], ids["[PAD]"],
+                          lambda sequence, f=f: f.write(np.asarray(sequence, dtype=dtype).tobytes()))
+            for split, f in files.items()
+        }
         counts = np.zeros(vocab_size, dtype=np.int64)
         documents = {"train": 0, "val": 0}
         started = time.time()
@@ -181,6 +188,8 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
         bar.close()
         for packer in packers.values():
             packer.close()
+        for f in files.values():
+            f.close()
         if documents["train"] + documents["val"] == 0:
             raise MacedonizerError("The corpus contains no text to train on.")
         np.save(tmp / "token_counts.npy", counts)

@@ -14,25 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Masker, MaskingConfig
+from .data import Masker, MaskingConfig, Packer
 from .errors import MacedonizerError
 
 
 def pack_lines(tokenizer, lines: list[str], seq_len: int) -> np.ndarray:
     """Pack text lines into ``[CLS] … [SEP] … [SEP]`` sequences, as for training."""
+    sequences: list[list[int]] = []
     cls_id, sep_id, pad_id = (tokenizer.convert_tokens_to_ids(t) for t in ("[CLS]", "[SEP]", "[PAD]"))
-    sequences, current = [], [cls_id]
+    packer = Packer(seq_len, cls_id, sep_id, pad_id, lambda sequence: sequences.append(list(sequence)))
     for ids in tokenizer(lines, add_special_tokens=False)["input_ids"]:
-        ids = ids + [sep_id]
-        while ids:
-            room = seq_len - len(current)
-            current.extend(ids[:room])
-            ids = ids[room:]
-            if len(current) == seq_len:
-                sequences.append(current)
-                current = [cls_id]
-    if len(current) > 1:
-        sequences.append(current + [pad_id] * (seq_len - len(current)))
+        packer.add(ids)
+    packer.close()
     return np.asarray(sequences, dtype=np.int64).reshape(-1, seq_len)
 
 
