@@ -319,6 +319,50 @@ def card(model_dir, repo_id, licence, datasets):
 
 @main.command(epilog="""\b
 Examples:
+  macedonizer push build/models/mini my-org/mk-bert-mini --dry-run
+  HF_TOKEN=hf_... macedonizer push build/models/mini my-org/mk-bert-mini
+""")
+@click.argument("model_dir", type=click.Path(file_okay=False, exists=True))
+@click.argument("repo_id")
+@click.option("--private", is_flag=True, help="Create the repo as private.")
+@click.option("--revision", default=None, help="Branch to push to (created if needed).")
+@click.option("--commit-message", default=None)
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded and where; upload nothing.")
+def push(model_dir, repo_id, private, revision, commit_message, dry_run):
+    """Publish MODEL_DIR to the Hugging Face Hub as REPO_ID (HF_TOKEN, HF_ENDPOINT honoured)."""
+    from .hub import push as push_model
+
+    result = push_model(model_dir, repo_id, private=private, revision=revision, commit_message=commit_message,
+                        dry_run=dry_run)
+    if dry_run:
+        click.echo(f"Would upload to {result['url']} ({result['revision']}):")
+        for path, size in result["files"]:
+            click.echo(f"  {path:<32} {size:>12,} bytes")
+        return
+    if result["changed"]:
+        click.echo(f"Pushed {len(result['files'])} files to {result['url']} (commit {result['commit'][:10]}).")
+    else:
+        click.echo(f"{result['url']} is up to date: nothing changed, no commit made.")
+
+
+@main.command(epilog="""\b
+Examples:
+  macedonizer pull my-org/mk-bert-mini -o models/mini
+  HF_HUB_OFFLINE=1 macedonizer pull my-org/mk-bert-mini     # from the cache
+""")
+@click.argument("repo_id")
+@click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
+              help="Copy the model into this folder (default: only the Hugging Face cache).")
+@click.option("--revision", default=None)
+def pull(repo_id, out, revision):
+    """Download a published model (works offline from the cache with HF_HUB_OFFLINE=1)."""
+    from .hub import pull as pull_model
+
+    click.echo(str(pull_model(repo_id, out=out, revision=revision)))
+
+
+@main.command(epilog="""\b
+Examples:
   macedonizer fill "Скопје е главен [MASK] на Македонија." --model build/models/mini
   macedonizer fill "Утре ќе одам на <mask>." --model build/models/tiny --top-k 3 --json
 """)

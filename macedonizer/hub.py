@@ -1,0 +1,148 @@
+"""Publishing to and downloading from the Hugging Face Hub.
+
+``push`` creates the repo when needed and uploads a model folder in one
+commit (huggingface_hub skips files whose content the Hub already has, so an
+unchanged folder makes no new commit); transient HTTP errors are retried.
+``pull`` is ``snapshot_download``, which works offline from the cache with
+``HF_HUB_OFFLINE=1``. ``HF_TOKEN``, ``HF_ENDPOINT`` and ``HF_HOME`` are
+honoured, and a token never appears in a message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from .errors import MacedonizerError
+
+REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md")
+IGNORE_PATTERNS = ["checkpoints/*", "tensorboard/*", ".*"]
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+RETRIES = 4
+_REPO_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
+
+
+def _endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def _token(token: str | None) -> str | None:
+    return token or os.environ.get("HF_TOKEN") or None
+
+
+def _check_repo_id(repo_id: str) -> None:
+    if not _REPO_ID_RE.fullmatch(repo_id) or ".." in repo_id or "--" in repo_id:
+        raise MacedonizerError(f"Invalid repo id {repo_id!r}: expected NAMESPACE/NAME (letters, digits, - _ .).")
+
+
+def _clean(message: str, token: str | None) -> str:
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    return first.replace(token, "***") if token else first
+
+
+def _explain(exc: Exception, repo_id: str, token: str | None) -> MacedonizerError:
+    """One sentence for whatever huggingface_hub raised."""
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(exc, RepositoryNotFoundError):
+        return MacedonizerError(f"Repository {repo_id} was not found on {_endpoint()} (or your token cannot see it).")
+    if isinstance(exc, RevisionNotFoundError):
+        return MacedonizerError(f"Repository {repo_id} has no such revision.")
+    if isinstance(exc, LocalEntryNotFoundError):
+        return MacedonizerError(f"{repo_id} is not in the local cache, and the Hub cannot be reached (offline?).")
+    if isinstance(exc, HFValidationError):
+        return MacedonizerError(f"Invalid repo id {repo_id!r}: {_clean(str(exc), token)}")
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        if status in (401, 403):
+            return MacedonizerError(
+                f"The Hub refused the request ({status}): set HF_TOKEN to a token with write access to {repo_id}."
+                if token else f"The Hub needs a token ({status}): set HF_TOKEN or run `hf auth login`."
+            )
+        return MacedonizerError(f"The Hub answered {status} for {repo_id}: {_clean(str(exc), token)}")
+    return MacedonizerError(f"Cannot reach the Hub at {_endpoint()}: {_clean(str(exc), token)}")
+
+
+def _with_retries(call, token: str | None, repo_id: str):
+    from huggingface_hub.errors import HfHubHTTPError
+
+    for attempt in range(RETRIES):
+        try:
+            return call()
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status in RETRY_STATUSES and attempt + 1 < RETRIES:
+                time.sleep(0.5 * 2**attempt)
+                continue
+            raise _explain(exc, repo_id, token) from None
+        except MacedonizerError:
+            raise
+        except Exception as exc:  # connection errors, validation errors
+            raise _explain(exc, repo_id, token) from None
+
+
+def files_to_push(model_dir: Path) -> list[tuple[str, int]]:
+    """(path in repo, size) of every file ``push`` uploads."""
+    import fnmatch
+
+    files = []
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        relative = path.relative_to(model_dir).as_posix()
+        if any(fnmatch.fnmatch(relative, pattern) for pattern in IGNORE_PATTERNS):
+            continue
+        files.append((relative, path.stat().st_size))
+    return files
+
+
+def push(model_dir: str | os.PathLike, repo_id: str, private: bool = False, revision: str | None = None,
+         commit_message: str | None = None, dry_run: bool = False, token: str | None = None) -> dict:
+    """Upload a complete model folder; return what happened (url, commit, files)."""
+    from huggingface_hub import HfApi
+
+    model_dir = Path(model_dir)
+    _check_repo_id(repo_id)
+    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    if missing:
+        hint = " (run `macedonizer card` first)" if missing == ["README.md"] else ""
+        raise MacedonizerError(f"{model_dir} is not a complete model: {', '.join(missing)} missing{hint}.")
+    files = files_to_push(model_dir)
+    url = f"{_endpoint()}/{repo_id}"
+    if dry_run:
+        return {"url": url, "revision": revision or "main", "files": files, "commit": None, "dry_run": True}
+    token = _token(token)
+    if token is None:
+        raise MacedonizerError("No Hub token: set HF_TOKEN (or run `hf auth login`) to push.")
+    api = HfApi(endpoint=_endpoint(), token=token)
+    _with_retries(lambda: api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model"), token, repo_id)
+    if revision:
+        _with_retries(lambda: api.create_branch(repo_id, branch=revision, exist_ok=True), token, repo_id)
+    before = _with_retries(lambda: api.repo_info(repo_id, revision=revision), token, repo_id).sha
+    info = _with_retries(lambda: api.upload_folder(
+        repo_id=repo_id, folder_path=str(model_dir), revision=revision, ignore_patterns=IGNORE_PATTERNS,
+        commit_message=commit_message or f"Upload {model_dir.name} with macedonizer",
+    ), token, repo_id)
+    commit = getattr(info, "oid", None)
+    return {"url": url, "revision": revision or "main", "files": files, "commit": commit,
+            "changed": commit is not None and commit != before, "dry_run": False}
+
+
+def pull(repo_id: str, out: str | os.PathLike | None = None, revision: str | None = None,
+         cache_dir: str | os.PathLike | None = None, token: str | None = None) -> Path:
+    """Download a published model (or find it in the cache when offline); return its folder."""
+    from huggingface_hub import snapshot_download
+
+    _check_repo_id(repo_id)
+    token = _token(token)
+    path = _with_retries(lambda: snapshot_download(
+        repo_id, revision=revision, local_dir=str(out) if out else None, endpoint=_endpoint(), token=token,
+        cache_dir=str(cache_dir) if cache_dir else None,
+    ), token, repo_id)
+    return Path(path)
