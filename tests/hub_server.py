@@ -95,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
             self._body()
             return self._send(200, {"errors": [], "warnings": []})
         if parts[:2] == ["api", "models"] and len(parts) >= 5:
-            repo_id, action, rest = "/".join(parts[2:4]), parts[4], parts[5:]
+            repo_id, action = "/".join(parts[2:4]), parts[4]
             if action == "preupload" and method == "POST":
                 return self._preupload(repo_id)
             if action == "commit" and method == "POST":
