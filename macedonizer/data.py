@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,23 +110,6 @@ class Packer:
             self._flush()
 
 
-def _documents(inputs: list[str]) -> tuple[Iterator[str], list]:
-    from collections import Counter
-
-    from .corpus.readers import ReadOptions, read_source, resolve_inputs
-
-    sources, _ = resolve_inputs(inputs)
-
-    def texts() -> Iterator[str]:
-        stats: Counter = Counter()
-        for source in sources:
-            for doc in read_source(source, ReadOptions(), stats):
-                if doc.text.strip():
-                    yield doc.text
-
-    return texts(), sources
-
-
 def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: int,
                 progress: bool = True, batch_size: int = 2000) -> PackedData:
     """Tokenise and pack ``inputs`` once; reuse the cache when nothing changed."""
@@ -137,7 +119,12 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
     tokenizer_dir = Path(tokenizer_dir)
     if not (tokenizer_dir / "tokenizer.json").is_file():
         raise MacedonizerError(f"No tokenizer at {tokenizer_dir} (expected tokenizer.json from `macedonizer tokenizer`).")
-    texts, sources = _documents(inputs)
+    from collections import Counter
+
+    from .corpus.readers import iter_texts, resolve_inputs
+
+    sources, _ = resolve_inputs(inputs)
+    texts = iter_texts(sources, Counter())
     key = hashlib.sha256(
         f"{CACHE_VERSION}:{_inputs_fingerprint(sources)}:{tokenizer_fingerprint(tokenizer_dir)}:{seq_len}:{VAL_EVERY}"
         .encode()

@@ -135,29 +135,25 @@ class _Texts:
     """Streams corpus texts for training, setting aside a held-out slice."""
 
     def __init__(self, inputs: list[str]):
-        from .corpus.readers import ReadOptions, resolve_inputs
+        from .corpus.readers import resolve_inputs
 
         self.sources, _ = resolve_inputs(inputs)
-        self.options = ReadOptions()
         self.read_stats: Counter = Counter()
         self.heldout: list[str] = []
         self.documents = 0
         self.characters = 0
 
     def __iter__(self) -> Iterator[str]:
-        from .corpus.readers import read_source
+        from .corpus.readers import iter_texts
 
-        for source in self.sources:
-            for doc in read_source(source, self.options, self.read_stats):
-                text = unicodedata.normalize("NFC", doc.text)
-                if not text.strip():
-                    continue
-                self.documents += 1
-                if self.documents % HOLDOUT_EVERY == 0 and len(self.heldout) < HOLDOUT_MAX_DOCS:
-                    self.heldout.append(text)
-                    continue
-                self.characters += len(text)
-                yield text
+        for raw in iter_texts(self.sources, self.read_stats):
+            text = unicodedata.normalize("NFC", raw)
+            self.documents += 1
+            if self.documents % HOLDOUT_EVERY == 0 and len(self.heldout) < HOLDOUT_MAX_DOCS:
+                self.heldout.append(text)
+                continue
+            self.characters += len(text)
+            yield text
 
 
 def _is_word(token: str) -> bool:

@@ -328,3 +328,12 @@ def read_source(source: Source, options: ReadOptions, stats: Counter) -> Iterato
         if isinstance(exc, PermissionError):
             raise MacedonizerError(f"Cannot read {source.location}: permission denied.") from None
         stats["corrupt_file"] += 1
+
+
+def iter_texts(sources: list[Source], stats: Counter, options: ReadOptions | None = None) -> Iterator[str]:
+    """The non-empty texts of ``sources``, in order (damage counted in ``stats``)."""
+    options = options or ReadOptions()
+    for source in sources:
+        for doc in read_source(source, options, stats):
+            if doc.text.strip():
+                yield doc.text
