@@ -45,17 +45,26 @@ def _thousands(value: int) -> str:
     return f"{value:,}"
 
 
-def _family(model_dir: Path, repo_id: str | None, size_name: str) -> list[dict]:
-    """This model and the sizes trained beside it, smallest first."""
+def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: dict[str, str] | None = None,
+            members: list[str] | None = None) -> list[dict]:
+    """This model and the sizes trained beside it, smallest first.
+
+    ``members`` limits the family to those folder names (a build's own
+    models); ``family_repos`` maps folder names to Hub repo ids for links.
+    """
     rows = []
     for sibling in sorted(model_dir.resolve().parent.iterdir()):
+        if members is not None and sibling.name not in members and sibling.resolve() != model_dir.resolve():
+            continue
         evaluation = _read_json(sibling / "eval.json")
         config = _read_json(sibling / "training_config.json")
         if not evaluation or not config:
             continue
         shape = config["size"]
         link = None
-        if repo_id and size_name in repo_id:
+        if family_repos and sibling.name in family_repos:
+            link = f"https://huggingface.co/{family_repos[sibling.name]}"
+        elif repo_id and size_name in repo_id:
             link = f"https://huggingface.co/{repo_id.replace(size_name, shape['name'])}"
         rows.append({
             "name": sibling.name, "current": sibling.resolve() == model_dir.resolve(), "layers": shape["layers"],
@@ -130,8 +139,13 @@ def _loss_curve(model_dir: Path, unigram_loss: float, out: Path) -> None:
 
 
 def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: str = "apache-2.0",
-           datasets: tuple[str, ...] = ()) -> Path:
-    """Write ``README.md`` and ``loss_curve.png`` into ``model_dir``; return the card's path."""
+           datasets: tuple[str, ...] = (), family_repos: dict[str, str] | None = None,
+           members: list[str] | None = None) -> Path:
+    """Write ``README.md`` and ``loss_curve.png`` into ``model_dir``; return the card's path.
+
+    ``family_repos`` (folder name → repo id) links the siblings of a build;
+    ``members`` limits the family table to those folder names.
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     model_dir = Path(model_dir)
@@ -192,7 +206,7 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
         template_str=(resources.files("macedonizer._model_cards") / "model_card.md").read_text(encoding="utf-8"),
         model_name=model_name, size_name=size_name, layers=shape["layers"], hidden=shape["hidden"],
         heads=shape["heads"], parameters_m=f"{evaluation['parameters'] / 1e6:.1f}", mask_token=mask_token,
-        family=_family(model_dir, repo_id, size_name), data_description=data_description, cleaning=cleaning,
+        family=_family(model_dir, repo_id, size_name, family_repos, members), data_description=data_description, cleaning=cleaning,
         vocab_size=_thousands(data["vocab_size"]), uncased=tokenizer_config.get("do_lower_case", False),
         tokenizer_eval=tokenizer_eval, mask_rate=_percent(train["masking"]["rate"]),
         whole_word=train["masking"]["whole_word"], seq_len=train["seq_len"], batch_size=train["batch_size"],
