@@ -181,6 +181,8 @@ def corpora():
         click.echo(f"corpus:{name:<12} {recipe.title}")
         click.echo(f"  {'':12} {recipe.dataset}{':' + recipe.config if recipe.config else ''} · "
                    f"{recipe.licence} · {recipe.size}")
+    click.echo(f"corpus:{'sample':<12} The bundled sample corpus (offline)")
+    click.echo(f"  {'':12} 803 Macedonian sentences + 38 dirty documents · CC0-1.0")
 
 
 @main.command()
@@ -388,76 +390,85 @@ def fill(texts, model, top_k, as_json):
                 click.echo(f"  {p['score']:6.3f}  {p['token_str']:<16} {p['sequence']}")
 
 
+@main.command(epilog="""\b
+Examples:
+  macedonizer serve --model build/models/mini
+  macedonizer serve --model build/models/mini --model tiny=build/models/tiny --port 8080
+  macedonizer serve --model my-org/mk-bert-mini --host 0.0.0.0
+  curl -s localhost:8000/fill-mask -d '{"inputs": "Скопје е главен [MASK] на Македонија."}'
+""")
+@click.option("--model", "models", multiple=True, required=True, metavar="[NAME=]PATH_OR_REPO",
+              help="A model folder or Hub repo id, optionally named; repeatable (the first is the default).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--max-batch", type=click.IntRange(1, 1024), default=32, show_default=True,
+              help="Texts in one forward pass.")
+@click.option("--batch-wait-ms", type=click.FloatRange(0, 1000), default=0.0, show_default=True,
+              help="How long a batch waits for more requests (0: batch what queued during the last pass).")
+def serve(models, host, port, max_batch, batch_wait_ms):
+    """Serve fill-mask over HTTP (the Hugging Face Inference API's shape) with a web demo at /.
+
+    POST /fill-mask and /models/NAME/fill-mask take {"inputs": ..., "parameters":
+    {"top_k": ..., "targets": [...]}}; GET /health and GET /models describe the
+    service. Needs the serve extra: pip install 'macedonizer[serve]'.
+    """
+    from .serve import Limits, run
+
+    run(list(models), host=host, port=port, limits=Limits(max_batch=max_batch, batch_wait_ms=batch_wait_ms))
+
+
 # The demo: the bundled sample is small (803 sentences), so a small
 # vocabulary, and short CPU runs; on 803 sentences tiny learns in 300 steps
 # of 32 sequences (mini needs more: its card says so).
-DEMO_VOCAB_SIZE = 2000
-DEMO_SIZES = ("tiny", "mini")
+@main.command(epilog="""\b
+Examples:
+  macedonizer build                                  # the bundled demo, offline on CPU
+  macedonizer build configs/production.toml -o mk-bert --push my-org
+  macedonizer build my.toml --sizes tiny,mini --set pretrain.max_steps=500
+  macedonizer build my.toml --print-config > resolved.toml
+""")
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
+              help="Output folder (default: [build] out, else ./build).")
+@click.option("--sizes", default=None, help="Comma list of sizes, replacing [build] sizes.")
+@click.option("--push", "push_namespace", default=None, metavar="NAMESPACE",
+              help="Publish every model that learned as NAMESPACE/mk-bert-<size> ([push] pattern).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. pretrain.max_steps=20 or tokenizer.vocab_size=4000; repeatable.")
+@click.option("--force", is_flag=True, help="Redo every stage, even those that are up to date.")
+@click.option("--print-config", is_flag=True, help="Print the fully resolved config as TOML and exit.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (stage lines and the summary stay).")
+def build(config, out, sizes, push_namespace, overrides, force, print_config, quiet):
+    """Build the model family from one CONFIG file (default: the bundled demo).
 
-
-@main.command()
-@click.option("-o", "--out", "out", default="build", show_default=True, type=click.Path(file_okay=False))
-@click.option("--max-steps", type=click.IntRange(1), default=300, show_default=True,
-              help="Pretraining steps per size.")
-@click.option("--force", is_flag=True, help="Redo every stage.")
-def build(out, max_steps, force):
-    """Run the pipeline on the bundled sample corpus, offline, on CPU.
-
-    Today this runs the stages that exist: clean, tokenizer, pretraining of
-    tiny and mini with their validation against the unigram baseline, and
-    their model cards; publishing joins when it lands. A finished stage is skipped, a
-    redone stage redoes the stages after it, and an interrupted pretraining
-    resumes from its last checkpoint.
+    clean → tokenizer → (learnability sweep for lr = "auto") → pretrain each
+    size → derive pruned members → eval → cards → push. Each stage keeps a
+    manifest in OUT/manifests; a rerun skips stages whose config and inputs
+    are unchanged, redoes a changed stage and those after it, and resumes an
+    interrupted pretraining from its checkpoint.
     """
-    import shutil
+    from . import build as build_module
+    from .buildconfig import read, to_toml
 
-    from .corpus.pipeline import CleanConfig, RunOptions
-    from .corpus.pipeline import run as run_clean
-    from .corpus.recipes import corpora_dir
-    from .pretrain import RunConfig, TrainConfig
-    from .pretrain import run as run_pretrain
-    from .tokenizer import TokenizerConfig
-    from .tokenizer import run as run_tokenizer
+    loaded = read(config, overrides, sizes=sizes, push_namespace=push_namespace)
+    if print_config:
+        click.echo(to_toml(loaded), nl=False)
+        return
+    try:
+        build_module.run(loaded, out or loaded.build.out, force=force, push=push_namespace is not None
+                         or bool(loaded.push.namespace), progress=not quiet)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted. Run the same command again to resume where it stopped.", err=True)
+        sys.exit(130)
 
-    corpus_dir = Path(out) / "corpus"
-    tokenizer_dir = Path(out) / "tokenizer"
-    redo = force or not (corpus_dir / "report.json").exists()
-    if redo:
-        click.echo("clean: the bundled sample corpus")
-        run_clean([str(corpora_dir() / "sample")], corpus_dir, CleanConfig(), RunOptions(overwrite=True))
-        with open(corpus_dir / "report.json", encoding="utf-8") as f:
-            print_clean_summary(json.load(f), corpus_dir)
-    else:
-        click.echo(f"clean: up to date ({corpus_dir})")
-    redo = redo or not (tokenizer_dir / "stats.json").exists()
-    if redo:
-        click.echo("\ntokenizer: WordPiece on the cleaned corpus")
-        run_tokenizer([str(corpus_dir)], tokenizer_dir, TokenizerConfig(vocab_size=DEMO_VOCAB_SIZE), progress=False)
-        with open(tokenizer_dir / "stats.json", encoding="utf-8") as f:
-            print_tokenizer_summary(json.load(f), tokenizer_dir)
-    else:
-        click.echo(f"tokenizer: up to date ({tokenizer_dir})")
-    for size in DEMO_SIZES:
-        model_dir = Path(out) / "models" / size
-        config = TrainConfig(size=size, seq_len=64, batch_size=32, lr=1e-3, dropout=0.1, max_steps=max_steps,
-                             eval_every=max(1, max_steps // 3), checkpoint_every=max(1, max_steps // 3))
-        done = (model_dir / "eval.json").exists()
-        if done and not redo and json.loads((model_dir / "eval.json").read_text())["steps"] == max_steps:
-            click.echo(f"pretrain {size}: up to date ({model_dir})")
-            continue
-        if redo or done:
-            shutil.rmtree(model_dir, ignore_errors=True)
-        resume = model_dir.exists()
-        click.echo(f"\npretrain {size}: {max_steps} steps on CPU" + (" (resuming)" if resume else ""))
-        run_pretrain([str(corpus_dir)], tokenizer_dir, model_dir, config,
-                     RunConfig(device="cpu", progress=True, resume=resume))
-        print_pretrain_summary(model_dir)
-    # Cards last: each lists its siblings, so all sizes must be trained first.
-    from .cards import render
 
-    for size in DEMO_SIZES:
-        card_path = render(Path(out) / "models" / size)
-        click.echo(f"card {size}: {card_path}")
+@main.command("pretrain-job", hidden=True)
+@click.argument("job", type=click.Path(dir_okay=False, exists=True))
+def pretrain_job(job):
+    """One torchrun process of a build's pretraining (internal)."""
+    from .build import run_pretrain_job
+
+    run_pretrain_job(job)
 
 
 if __name__ == "__main__":

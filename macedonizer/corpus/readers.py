@@ -83,6 +83,10 @@ def parse_hf_spec(spec: str) -> Source:
     return Source("hf", dataset_id, spec, config=config, split=split)
 
 
+SAMPLE_SPEC = "corpus:sample"
+"""The bundled sample corpus (CC0), offline."""
+
+
 def resolve_inputs(specs: Iterable[str]) -> tuple[list[Source], Counter]:
     """Expand paths, folders, globs, ``hf:`` and ``corpus:`` specs into Sources.
 
@@ -97,7 +101,11 @@ def resolve_inputs(specs: Iterable[str]) -> tuple[list[Source], Counter]:
         if spec.startswith("hf:"):
             sources.append(parse_hf_spec(spec))
             continue
-        if spec.startswith("corpus:"):
+        if spec == SAMPLE_SPEC:
+            from .recipes import corpora_dir
+
+            spec = str(corpora_dir() / "sample")  # the bundled sample: a folder, read below
+        elif spec.startswith("corpus:"):
             recipe = load_recipe(spec[len("corpus:") :])
             sources.append(recipe.source())
             continue

@@ -1,0 +1,444 @@
+"""``macedonizer build``: the whole family from one config, redoing only what changed.
+
+The build is a chain of stages: clean → tokenizer → (sweep) → pretrain per
+size → derive (pruned members) → eval per model → cards → push per model.
+Each stage writes a manifest (``OUT/manifests/<stage>.json``) with a
+fingerprint of its part of the config, of its input files and of the runs
+of the stages it depends on. A stage is skipped when its manifest says it
+finished with the same fingerprint and its output is still there; a stage
+that runs gets a new run id, so everything after it runs too. A pretraining
+whose manifest says "running" with the same fingerprint resumes from its
+last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from .buildconfig import BuildConfig
+from .errors import MacedonizerError
+
+MANIFESTS = "manifests"
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def fingerprint(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Manifests:
+    """One JSON file per stage: its fingerprint, status, run id and result."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, stage: str) -> Path:
+        return self.folder / f"{stage.replace(' ', '-')}.json"
+
+    def get(self, stage: str) -> dict | None:
+        try:
+            return json.loads(self._path(stage).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def run_id(self, stage: str) -> str | None:
+        record = self.get(stage)
+        return record["run_id"] if record and record["status"] == "done" else None
+
+    def write(self, stage: str, record: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(stage)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+@dataclass
+class Stage:
+    """One step of the build."""
+
+    name: str
+    key: Callable[[], dict]
+    """Its part of the config and its input files; called when its turn comes."""
+    after: tuple[str, ...]
+    """Stages whose new runs make this one run again."""
+    done: Callable[[], bool]
+    """Whether its output is (still) there."""
+    run: Callable[[bool], str]
+    """Does the work (argument: resume an interrupted run); returns a one-line result."""
+    resumable: bool = False
+
+
+def file_identity(specs) -> list:
+    """Local files as (path, size, mtime); remote specs (hf:, corpus:) as themselves."""
+    identity = []
+    for spec in specs:
+        path = Path(spec)
+        if not path.exists():
+            identity.append(spec)
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            stat = file.stat()
+            identity.append([str(file), stat.st_size, stat.st_mtime_ns])
+    return identity
+
+
+# ---------------------------------------------------------------- the build
+
+
+class Build:
+    """The stages of one build config in one output folder."""
+
+    def __init__(self, config: BuildConfig, out: str | os.PathLike, progress: bool = True):
+        self.config = config
+        self.out = Path(out)
+        self.progress = progress
+        self.manifests = Manifests(self.out / MANIFESTS)
+        self.corpus = self.out / "corpus"
+        self.tokenizer = self.out / "tokenizer"
+        self.sweep_dir = self.out / "sweep"
+        self.models = self.out / "models"
+        self.results: dict[str, str] = {}
+        self.hub_urls: dict[str, str] = {}
+
+    # -- stage list
+
+    def stages(self, push: bool) -> list[Stage]:
+        c = self.config
+        stages = [
+            Stage("clean", lambda: {"inputs": file_identity(c.corpus.inputs), "clean": _plain(c.clean)},
+                  (), lambda: (self.corpus / "report.json").is_file(), self._clean),
+            Stage("tokenizer", lambda: {"tokenizer": _plain(c.tokenizer),
+                                        "eval_texts": file_identity(c.tokenizer.eval_texts)},
+                  ("clean",), lambda: (self.tokenizer / "stats.json").is_file(), self._tokenizer),
+        ]
+        if c.auto_lr:
+            stages.append(Stage("sweep", lambda: {"sizes": list(c.auto_lr), "sweep": c.sweep},
+                                ("clean", "tokenizer"), lambda: (self.sweep_dir / "recommended.json").is_file(),
+                                self._sweep, resumable=True))
+        for size in c.pretrain:
+            after = ("clean", "tokenizer", "sweep") if size in c.auto_lr else ("clean", "tokenizer")
+            stages.append(Stage(f"pretrain {size}", lambda size=size: {"train": _plain(self.train_config(size))},
+                                after, lambda size=size: (self.model_dir(size) / "eval.json").is_file(),
+                                lambda resume, size=size: self._pretrain(size, resume), resumable=True))
+        for row in c.derive:
+            parent_stage = f"pretrain {row.parent}" if row.parent in c.pretrain else f"derive {row.parent}"
+            stages.append(Stage(f"derive {row.name}", lambda row=row: {"derive": _plain(row)}, (parent_stage, "clean"),
+                                lambda row=row: (self.model_dir(row.name) / "eval.json").is_file(),
+                                lambda resume, row=row: self._derive(row)))
+        for name in c.family:
+            model_stage = f"pretrain {name}" if name in c.pretrain else f"derive {name}"
+            stages.append(Stage(f"eval {name}", lambda: {"eval": _plain(c.eval), "texts": file_identity(c.eval.texts)},
+                                (model_stage,), lambda name=name: (self.model_dir(name) / "heldout.json").is_file(),
+                                lambda resume, name=name: self._eval(name)))
+        stages.append(Stage("cards", lambda: {"card": _plain(c.card), "repos": self.repo_ids(push)},
+                            tuple(f"eval {name}" for name in c.family),
+                            lambda: all((self.model_dir(n) / "README.md").is_file() for n in c.family),
+                            lambda resume: self._cards(push)))
+        if push:
+            for name in c.family:
+                stages.append(Stage(f"push {name}", lambda name=name: {"repo": c.push.repo_id(name),
+                                                                        "private": c.push.private,
+                                                                        "only_learned": c.push.only_learned},
+                                    ("cards", f"eval {name}"), lambda: True,
+                                    lambda resume, name=name: self._push(name)))
+        return stages
+
+    def model_dir(self, name: str) -> Path:
+        return self.models / name.replace("/", "-")
+
+    def repo_ids(self, push: bool) -> dict[str, str]:
+        if not (push and self.config.push.namespace):
+            return {}
+        return {self.model_dir(name).name: self.config.push.repo_id(name) for name in self.config.family}
+
+    def train_config(self, size: str):
+        """The size's training config, with the sweep's recommendation for lr = "auto"."""
+        train = self.config.pretrain[size]
+        if size not in self.config.auto_lr:
+            return train
+        from .sweep import recommended
+
+        choice = recommended(self.sweep_dir).get(size)
+        if choice is None:
+            raise MacedonizerError(f"The sweep in {self.sweep_dir} has no recommendation for {size}.")
+        fields = {f.name for f in dataclasses.fields(train)}
+        return dataclasses.replace(train, **{k: v for k, v in choice.items() if k in fields})
+
+    # -- running
+
+    def execute(self, force: bool = False, push: bool = False) -> list[dict]:
+        """Run what is not up to date; return one record per stage."""
+        stages = self.stages(push)
+        width = max(len(s.name) for s in stages)
+        records = []
+        for number, stage in enumerate(stages, 1):
+            prefix = f"[{number}/{len(stages)}] {stage.name:<{width}}"
+            key = {"stage": stage.key(), "after": {name: self.manifests.run_id(name) for name in stage.after}}
+            fp = fingerprint(key)
+            previous = self.manifests.get(stage.name)
+            if (not force and previous and previous["status"] == "done" and previous["fingerprint"] == fp
+                    and stage.done()):
+                click.echo(f"{prefix}  up to date")
+                self.results[stage.name] = previous.get("result", "")
+                records.append({"stage": stage.name, "ran": False, "seconds": 0.0})
+                continue
+            resume = (stage.resumable and not force and previous is not None and previous["status"] == "running"
+                      and previous["fingerprint"] == fp)
+            click.echo(f"{prefix}  {'resuming' if resume else 'running'}")
+            started = time.time()
+            self.manifests.write(stage.name, {"stage": stage.name, "status": "running", "fingerprint": fp,
+                                              "run_id": uuid.uuid4().hex, "key": key,
+                                              "started": _now()})
+            result = stage.run(resume)
+            seconds = time.time() - started
+            self.manifests.write(stage.name, {**self.manifests.get(stage.name), "status": "done",
+                                              "seconds": round(seconds, 1), "finished": _now(), "result": result})
+            self.results[stage.name] = result
+            click.echo(f"{prefix}  done in {_duration(seconds)}: {result}")
+            records.append({"stage": stage.name, "ran": True, "seconds": round(seconds, 1)})
+        return records
+
+    def _clean(self, resume: bool) -> str:
+        from .corpus.pipeline import RunOptions, run
+
+        run(list(self.config.corpus.inputs), self.corpus, self.config.clean,
+            RunOptions(workers=self.config.build.workers, overwrite=True, progress=self.progress))
+        report = json.loads((self.corpus / "report.json").read_text(encoding="utf-8"))
+        docs = report["documents"]
+        return f"kept {docs['out']:,} of {docs['in']:,} documents"
+
+    def _tokenizer(self, resume: bool) -> str:
+        from .tokenizer import run
+
+        run([str(self.corpus)], self.tokenizer, self.config.tokenizer, progress=self.progress)
+        stats = json.loads((self.tokenizer / "stats.json").read_text(encoding="utf-8"))
+        heldout = stats["evaluation"].get("held-out")
+        fertility = f", {heldout['fertility']:.2f} tokens per held-out word" if heldout else ""
+        return f"{self.config.tokenizer.vocab_size:,} WordPiece tokens{fertility}"
+
+    def _sweep(self, resume: bool) -> str:
+        from .buildconfig import _dataclass
+        from .sweep import SweepConfig, recommended, run
+
+        sweep = _dataclass(SweepConfig, {**self.config.sweep, "sizes": list(self.config.auto_lr)},
+                           self.config.source, "sweep")
+        run([str(self.corpus)], self.tokenizer, self.sweep_dir, sweep, progress=self.progress)
+        choices = recommended(self.sweep_dir)
+        return ", ".join(f"{size}: lr {choice['lr']:g}" for size, choice in choices.items())
+
+    def _pretrain(self, size: str, resume: bool) -> str:
+        from .pretrain import RunConfig, run
+
+        out = self.model_dir(size)
+        resume = resume and any((out / "checkpoints").glob("step-*"))
+        if not resume:
+            shutil.rmtree(out, ignore_errors=True)
+        train = self.train_config(size)
+        b = self.config.build
+        if b.processes > 1:
+            self._pretrain_torchrun(train, out, resume)
+        else:
+            run([str(self.corpus)], self.tokenizer, out, train,
+                RunConfig(device=b.device, compile=b.compile, progress=self.progress, resume=resume))
+        return _scores(out)
+
+    def _pretrain_torchrun(self, train, out: Path, resume: bool) -> None:
+        """One process per GPU: ``torch.distributed.run`` over the hidden ``pretrain-job`` command."""
+        b = self.config.build
+        job = self.manifests.folder / f"pretrain-{out.name}.job.json"
+        job.write_text(json.dumps({
+            "data": [str(self.corpus)], "tokenizer": str(self.tokenizer), "out": str(out),
+            "train": dataclasses.asdict(train), "device": b.device, "compile": b.compile, "resume": resume,
+        }), encoding="utf-8")
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                   str(b.processes), "-m", "macedonizer", "pretrain-job", str(job)]
+        code = subprocess.call(command)
+        if code != 0:
+            raise MacedonizerError(f"Pretraining {out.name} under torchrun failed (exit code {code}); "
+                                   "rerun the build to resume it.")
+
+    def _derive(self, row) -> str:
+        from .prune import derive
+
+        parent = self.model_dir(row.parent)
+        derive(parent, self.model_dir(row.name), row.method, data_inputs=[str(self.corpus)],
+               recover_steps=row.recover_steps, progress=self.progress)
+        return f"{row.method} of {row.parent}; " + _scores(self.model_dir(row.name))
+
+    def _eval(self, name: str) -> str:
+        """Load with plain transformers, fill a mask, and score the [eval] texts."""
+        from transformers import pipeline
+        from transformers.utils import logging as hf_logging
+
+        from .cards import EXAMPLES
+        from .evaluate import evaluate_text
+
+        hf_logging.disable_progress_bar()
+        model_dir = self.model_dir(name)
+        fill = pipeline("fill-mask", model=str(model_dir), device="cpu")
+        example = EXAMPLES[0].format(mask=fill.tokenizer.mask_token)
+        top = fill(example, top_k=1)[0]
+        texts = {}
+        if self.config.eval.texts:
+            texts = evaluate_text(model_dir, list(self.config.eval.texts), seq_len=self.config.eval.seq_len)
+        record = {"fill_check": {"text": example, "top": top["token_str"], "score": round(top["score"], 4)},
+                  "texts": texts}
+        tmp = model_dir / ".heldout.json.tmp"
+        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, model_dir / "heldout.json")
+        scored = "".join(f"; {text}: accuracy {r['masked_accuracy']:.1%} (unigram {r['unigram_accuracy']:.1%})"
+                         for text, r in texts.items())
+        return f"loads with transformers, fills {top['token_str']!r}{scored}"
+
+    def _cards(self, push: bool) -> str:
+        from .cards import render
+
+        repos = self.repo_ids(push)
+        members = [self.model_dir(name).name for name in self.config.family]
+        for name in self.config.family:
+            directory = self.model_dir(name)
+            render(directory, repo_id=repos.get(directory.name), licence=self.config.card.license,
+                   datasets=self.config.card.datasets, family_repos=repos, members=members)
+        return f"{len(self.config.family)} model cards"
+
+    def _push(self, name: str) -> str:
+        from .hub import push
+
+        model_dir = self.model_dir(name)
+        if self.config.push.only_learned and not learned(model_dir):
+            return "not pushed: it did not beat the unigram baseline"
+        info = push(model_dir, self.config.push.repo_id(name), private=self.config.push.private)
+        self.hub_urls[name] = info["url"]
+        return info["url"]
+
+    # -- summary
+
+    def summary(self) -> list[dict]:
+        rows = []
+        for name in self.config.family:
+            directory = self.model_dir(name)
+            evaluation = _read_json(directory / "eval.json") or {}
+            validation = evaluation.get("validation", {})
+            push_record = self.manifests.get(f"push {name}") or {}
+            url = push_record.get("result", "") if str(push_record.get("result", "")).startswith("http") else ""
+            rows.append({
+                "model": name, "parameters": evaluation.get("parameters"),
+                "accuracy": validation.get("masked_accuracy"), "unigram_accuracy": validation.get("unigram_accuracy"),
+                "loss": validation.get("loss"), "unigram_loss": validation.get("unigram_loss"),
+                "learned": learned(directory), "seconds": evaluation.get("seconds"),
+                "path": str(directory), "hub": url or None,
+            })
+        return rows
+
+
+def learned(model_dir: Path) -> bool:
+    """Beats the unigram baseline on held-out validation text, in loss and in accuracy."""
+    validation = (_read_json(model_dir / "eval.json") or {}).get("validation")
+    return bool(validation) and (validation["loss"] < validation["unigram_loss"]
+                                 and validation["masked_accuracy"] > validation["unigram_accuracy"])
+
+
+def print_summary(rows: list[dict], seconds: float) -> None:
+    header = ("model", "parameters", "accuracy", "unigram", "learned", "train time", "output", "Hub")
+    table = [header]
+    for r in rows:
+        table.append((
+            r["model"], f"{r['parameters'] / 1e6:.1f}M" if r["parameters"] else "-",
+            f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "-",
+            f"{r['unigram_accuracy']:.1%}" if r["unigram_accuracy"] is not None else "-",
+            "yes" if r["learned"] else "NO", _duration(r["seconds"]) if r["seconds"] is not None else "-",
+            r["path"], r["hub"] or "-",
+        ))
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    click.echo("")
+    for i, row in enumerate(table):
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if i == 0:
+            click.echo("  ".join("-" * width for width in widths))
+    click.echo(f"\nBuild finished in {_duration(seconds)}. Masked accuracy is on held-out validation text; "
+               "'unigram' always predicts the most frequent token.")
+
+
+def run(config: BuildConfig, out: str | os.PathLike, force: bool = False, push: bool = False,
+        progress: bool = True) -> dict:
+    """Run the build; write and return ``OUT/build.json`` (config, stages, models)."""
+    from .buildconfig import resolved_table
+
+    if push and not config.push.namespace:
+        raise MacedonizerError("Pushing needs a namespace: --push NAMESPACE or [push] namespace.")
+    started = time.time()
+    build = Build(config, out, progress=progress)
+    stages = build.execute(force=force, push=push)
+    rows = build.summary()
+    seconds = time.time() - started
+    record = {"config": resolved_table(config), "stages": stages, "models": rows, "seconds": round(seconds, 1),
+              "finished": _now()}
+    path = Path(out) / "build.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    print_summary(rows, seconds)
+    return record
+
+
+def run_pretrain_job(path: str) -> None:
+    """The body of ``macedonizer pretrain-job JOB.json`` (one torchrun process)."""
+    from .buildconfig import _dataclass
+    from .pretrain import RunConfig, TrainConfig, run
+
+    job = json.loads(Path(path).read_text(encoding="utf-8"))
+    train = _dataclass(TrainConfig, job["train"], path, "train")
+    run(job["data"], job["tokenizer"], job["out"], train,
+        RunConfig(device=job["device"], compile=job["compile"], progress=True, resume=job["resume"]))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _plain(obj):
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _scores(model_dir: Path) -> str:
+    v = json.loads((model_dir / "eval.json").read_text(encoding="utf-8"))["validation"]
+    verdict = "learned" if learned(model_dir) else "DID NOT LEARN"
+    return (f"{verdict}: accuracy {v['masked_accuracy']:.1%} vs unigram {v['unigram_accuracy']:.1%}, "
+            f"loss {v['loss']:.3f} vs {v['unigram_loss']:.3f}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

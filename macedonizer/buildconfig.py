@@ -1,0 +1,519 @@
+"""The ``macedonizer build`` config: one TOML file for the whole family.
+
+Each table is the config object of one stage, so a key means the same in the
+file as in the Python API: ``[clean]`` is ``CleanConfig`` (with
+``[clean.quality]`` and ``[clean.read]``), ``[tokenizer]`` is
+``TokenizerConfig``, ``[pretrain]`` is ``TrainConfig`` for every size, with
+``[pretrain.size.NAME]`` overriding it for one size. Anything left out takes
+the stage's default; ``macedonizer build --print-config`` shows the result.
+``configs/demo.toml`` (the default) and ``configs/production.toml`` (every
+key, commented) are bundled.
+
+Loading checks every key and value before any work starts and names the
+key and the reason when one is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .corpus.pipeline import CleanConfig
+from .errors import MacedonizerError
+from .pretrain import TrainConfig
+from .tokenizer import TokenizerConfig
+
+DEMO = "demo"
+BUDGET_KEYS = ("max_steps", "tokens", "time_s")
+SPDX_LICENCES = ("apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "bsd-3-clause",
+                 "gpl-3.0", "lgpl-3.0", "openrail", "other")
+
+
+@dataclass(frozen=True)
+class BuildSection:
+    """``[build]``: what is built and where it runs."""
+
+    sizes: tuple[str, ...] = ("tiny", "mini")
+    """Sizes to pretrain: tiny … large or shapes such as ``L6/H384``."""
+    out: str = "build"
+    """Output folder (``-o`` overrides it)."""
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N or mps."""
+    processes: int = 1
+    """Training processes on this machine: more than 1 runs pretraining under torchrun (one per GPU)."""
+    compile: bool = False
+    """torch.compile the model (CUDA)."""
+    workers: int = 1
+    """Worker processes of the clean stage."""
+
+
+@dataclass(frozen=True)
+class CorpusSection:
+    """``[corpus]``: the raw text; anything ``macedonizer clean`` reads."""
+
+    inputs: tuple[str, ...] = ("corpus:sample",)
+
+
+@dataclass(frozen=True)
+class DeriveSection:
+    """``[[derive]]``: a smaller family member made from a trained size."""
+
+    name: str
+    parent: str
+    method: str
+    """``drop:top:K`` (also bottom, alternate, symmetric) or ``sparsity:S[:global|layer]``."""
+    recover_steps: int = 0
+    """Continued MLM training after pruning, with the pruned weights kept at zero."""
+
+
+@dataclass(frozen=True)
+class EvalSection:
+    """``[eval]``: held-out text files every model is scored on (besides its validation split)."""
+
+    texts: tuple[str, ...] = ()
+    seq_len: int = 128
+
+
+@dataclass(frozen=True)
+class CardSection:
+    """``[card]``: model-card metadata."""
+
+    license: str = "apache-2.0"
+    datasets: tuple[str, ...] = ()
+    """Hub dataset ids to list besides those found behind the corpus."""
+
+
+@dataclass(frozen=True)
+class PushSection:
+    """``[push]``: publishing to the Hugging Face Hub (``--push NAMESPACE`` turns it on)."""
+
+    namespace: str = ""
+    """User or organisation; empty means no push."""
+    pattern: str = "{namespace}/mk-bert-{size}"
+    """Repository id of each model; ``{size}`` is the model's name in the family."""
+    private: bool = False
+    only_learned: bool = True
+    """Publish only models that beat the unigram baseline."""
+
+    def repo_id(self, name: str) -> str:
+        return self.pattern.format(namespace=self.namespace, size=name.replace("/", "-"))
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """A loaded, checked build config."""
+
+    source: str
+    build: BuildSection
+    corpus: CorpusSection
+    clean: CleanConfig
+    tokenizer: TokenizerConfig
+    pretrain: dict[str, TrainConfig]
+    """Per size, with the per-size overrides applied."""
+    auto_lr: tuple[str, ...]
+    """Sizes whose learning rate, warm-up and variant come from the learnability sweep."""
+    sweep: dict = field(default_factory=dict)
+    """The ``[sweep]`` table (``SweepConfig`` of ``macedonizer.sweep``)."""
+    derive: tuple[DeriveSection, ...] = ()
+    eval: EvalSection = field(default_factory=EvalSection)
+    card: CardSection = field(default_factory=CardSection)
+    push: PushSection = field(default_factory=PushSection)
+    raw: dict = field(default_factory=dict, repr=False)
+    """The merged table the config was read from (for ``--print-config``)."""
+
+    @property
+    def family(self) -> list[str]:
+        """Every model of the build: trained sizes, then derived members."""
+        return [*self.pretrain, *(d.name for d in self.derive)]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def configs_dir() -> Path:
+    return Path(str(resources.files("macedonizer._configs")))
+
+
+def read(path: str | None, overrides: tuple[str, ...] = (), sizes: str | None = None,
+         push_namespace: str | None = None) -> BuildConfig:
+    """Load ``path`` (the bundled demo config when None), apply overrides, check everything."""
+    if path is None:
+        path = str(configs_dir() / f"{DEMO}.toml")
+        source = "the bundled demo config"
+    else:
+        source = path
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except FileNotFoundError:
+        raise MacedonizerError(f"Config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MacedonizerError(f"{path} is not valid TOML: {exc}.") from None
+    for item in overrides:
+        _apply_override(table, item)
+    if sizes is not None:
+        table.setdefault("build", {})["sizes"] = [s.strip() for s in sizes.split(",") if s.strip()]
+    if push_namespace is not None:
+        table.setdefault("push", {})["namespace"] = push_namespace
+    return from_table(table, source, base=Path(path).resolve().parent)
+
+
+def _apply_override(table: dict, item: str) -> None:
+    """``--set pretrain.max_steps=20``: a dotted key and a TOML value (bare words are strings)."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise MacedonizerError(f"--set {item!r}: expected KEY=VALUE, for example pretrain.max_steps=20.")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    node = table
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise MacedonizerError(f"--set {item!r}: {part} is not a table.")
+    node[parts[-1]] = parsed
+
+
+def from_table(table: dict, source: str = "config", base: Path | None = None) -> BuildConfig:
+    """Check and convert a parsed TOML table."""
+    known = {"build", "corpus", "clean", "tokenizer", "pretrain", "sweep", "derive", "eval", "card", "push"}
+    _unknown_keys(table, known, source, "")
+    build = _dataclass(BuildSection, table.get("build", {}), source, "build")
+    if not build.sizes:
+        raise MacedonizerError(f"{source}: [build] sizes: name at least one size.")
+    if build.processes < 1 or build.workers < 1:
+        raise MacedonizerError(f"{source}: [build] processes and workers must be at least 1.")
+    corpus = _dataclass(CorpusSection, table.get("corpus", {}), source, "corpus")
+    if not corpus.inputs:
+        raise MacedonizerError(f"{source}: [corpus] inputs: name at least one input.")
+    corpus = CorpusSection(tuple(_relative(p, base) for p in corpus.inputs))
+
+    clean_table = dict(table.get("clean", {}))
+    if "filters" in clean_table:
+        from .corpus.pipeline import parse_filters
+
+        value = clean_table["filters"]
+        if not isinstance(value, (str, list)):
+            raise MacedonizerError(f"{source}: [clean] filters: expected a string or a list of strings.")
+        try:
+            clean_table["filters"] = list(parse_filters(value))
+        except MacedonizerError as exc:
+            raise MacedonizerError(f"{source}: [clean] filters: {exc}") from None
+    clean = _dataclass(CleanConfig, clean_table, source, "clean")
+    tokenizer = _dataclass(TokenizerConfig, table.get("tokenizer", {}), source, "tokenizer")
+    tokenizer = dataclasses.replace(tokenizer, eval_texts=tuple(_relative(p, base) for p in tokenizer.eval_texts))
+
+    pretrain, auto_lr = _pretrain(table.get("pretrain", {}), build.sizes, source)
+    sweep = table.get("sweep", {})
+    if not isinstance(sweep, dict):
+        raise MacedonizerError(f"{source}: [sweep] must be a table.")
+    if auto_lr:
+        _check_sweep(sweep, source)
+
+    derive_rows = table.get("derive", [])
+    if not isinstance(derive_rows, list):
+        raise MacedonizerError(f"{source}: derive must be an array of tables ([[derive]]).")
+    derive = tuple(_dataclass(DeriveSection, row, source, f"derive #{i + 1}") for i, row in enumerate(derive_rows))
+    _check_derive(derive, list(pretrain), source)
+
+    evaluation = _dataclass(EvalSection, table.get("eval", {}), source, "eval")
+    evaluation = dataclasses.replace(evaluation, texts=tuple(_relative(p, base) for p in evaluation.texts))
+    card = _dataclass(CardSection, table.get("card", {}), source, "card")
+    if card.license.lower() not in SPDX_LICENCES:
+        raise MacedonizerError(
+            f"{source}: [card] license: unknown licence {card.license!r}; use an SPDX id such as apache-2.0.")
+    push = _dataclass(PushSection, table.get("push", {}), source, "push")
+    _check_push(push, [*pretrain, *(d.name for d in derive)], source)
+    return BuildConfig(source=source, build=build, corpus=corpus, clean=clean, tokenizer=tokenizer,
+                       pretrain=pretrain, auto_lr=auto_lr, sweep=sweep, derive=derive, eval=evaluation, card=card,
+                       push=push, raw=table)
+
+
+def _relative(path: str, base: Path | None) -> str:
+    """Local paths in a config are relative to the config file; specs (hf:, corpus:) stay."""
+    if base is None or re.match(r"^[a-z]+:", path) or Path(path).is_absolute():
+        return path
+    return str(base / path)
+
+
+def _pretrain(table: dict, sizes: tuple[str, ...], source: str) -> tuple[dict[str, TrainConfig], tuple[str, ...]]:
+    from .pretrain import resolve_size
+
+    if not isinstance(table, dict):
+        raise MacedonizerError(f"{source}: [pretrain] must be a table.")
+    base = {k: v for k, v in table.items() if k != "size"}
+    if "size" in base:
+        raise MacedonizerError(f"{source}: [pretrain] size: list sizes in [build] sizes.")
+    per_size = table.get("size", {})
+    if not isinstance(per_size, dict):
+        raise MacedonizerError(f"{source}: [pretrain.size] must hold one table per size, e.g. [pretrain.size.mini].")
+    for name in per_size:
+        if name not in sizes:
+            raise MacedonizerError(
+                f"{source}: [pretrain.size.{name}]: {name!r} is not in [build] sizes ({', '.join(sizes)}).")
+    configs: dict[str, TrainConfig] = {}
+    auto: list[str] = []
+    for size in sizes:
+        try:
+            resolve_size(size)
+        except MacedonizerError as exc:
+            raise MacedonizerError(f"{source}: [build] sizes: {exc}") from None
+        override = per_size.get(size, {})
+        where = f"pretrain.size.{size}" if override else "pretrain"
+        merged = _merge(base, override)
+        if any(k in override for k in BUDGET_KEYS):  # a size's own budget replaces the shared one
+            merged = {k: v for k, v in merged.items() if k not in BUDGET_KEYS or k in override}
+        lr = merged.get("lr")
+        if lr == "auto":
+            auto.append(size)
+            merged = {k: v for k, v in merged.items() if k != "lr"}
+        elif lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
+            raise MacedonizerError(f"{source}: [{where}] lr: expected a number or \"auto\", got {lr!r}.")
+        config = _dataclass(TrainConfig, {**merged, "size": size}, source, where)
+        budgets = [k for k in BUDGET_KEYS if getattr(config, k) is not None]
+        if len(budgets) != 1:
+            raise MacedonizerError(
+                f"{source}: [{where}] give exactly one budget of max_steps, tokens and time_s"
+                f"{' (found ' + ', '.join(budgets) + ')' if budgets else ''}.")
+        for key in ("seq_len", "batch_size", "grad_accum"):
+            if getattr(config, key) < 1:
+                raise MacedonizerError(f"{source}: [{where}] {key}: must be at least 1.")
+        if size not in auto and not (config.lr > 0 and math.isfinite(config.lr)):
+            raise MacedonizerError(f"{source}: [{where}] lr: must be a positive number.")
+        if not 0 <= config.warmup < 1:
+            raise MacedonizerError(f"{source}: [{where}] warmup: a share of the budget in [0, 1).")
+        if config.schedule not in ("linear", "cosine"):
+            raise MacedonizerError(f"{source}: [{where}] schedule: linear or cosine, got {config.schedule!r}.")
+        configs[size] = config
+    return configs, tuple(auto)
+
+
+def _check_sweep(table: dict, source: str) -> None:
+    from .sweep import SweepConfig
+
+    _dataclass(SweepConfig, {k: v for k, v in table.items() if k != "sizes"}, source, "sweep")
+    if "sizes" in table:
+        raise MacedonizerError(f"{source}: [sweep] sizes: the sweep covers the sizes whose lr is \"auto\".")
+
+
+def _check_derive(derive: tuple[DeriveSection, ...], sizes: list[str], source: str) -> None:
+    if not derive:
+        return
+    from .prune import parse_method
+
+    names = set(sizes)
+    for i, row in enumerate(derive):
+        where = f"{source}: [[derive]] #{i + 1} ({row.name})"
+        if row.parent not in names:
+            raise MacedonizerError(f"{where} parent: {row.parent!r} is not a size or earlier derived model.")
+        if row.name in names or not re.fullmatch(r"[\w.-]+", row.name):
+            raise MacedonizerError(f"{where} name: must be new and made of letters, digits, '-', '_' or '.'.")
+        if row.recover_steps < 0:
+            raise MacedonizerError(f"{where} recover_steps: must be 0 or more.")
+        try:
+            parse_method(row.method)
+        except MacedonizerError as exc:
+            raise MacedonizerError(f"{where} method: {exc}") from None
+        names.add(row.name)
+
+
+def _check_push(push: PushSection, names: list[str], source: str) -> None:
+    if "{size}" not in push.pattern:
+        raise MacedonizerError(f"{source}: [push] pattern: must contain {{size}} so each model gets its own repo.")
+    try:
+        push.repo_id("x")
+    except (KeyError, IndexError, ValueError):
+        raise MacedonizerError(
+            f"{source}: [push] pattern: only {{namespace}} and {{size}} may be used, got {push.pattern!r}.") from None
+    if not push.namespace:
+        return
+    for name in names:
+        repo = push.repo_id(name)
+        if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
+            raise MacedonizerError(f"{source}: [push] gives the invalid repo id {repo!r} (expected NAMESPACE/NAME).")
+
+
+# ---------------------------------------------------------------- tables → dataclasses
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _unknown_keys(table: dict, known, source: str, where: str) -> None:
+    for key in table:
+        if key not in known:
+            place = f"[{where}] " if where else ""
+            raise MacedonizerError(
+                f"{source}: {place}unknown key {key!r} (known: {', '.join(sorted(known))}).")
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _dataclass(cls, table, source: str, where: str):
+    """Build ``cls`` from a TOML table, naming the key and the reason of any error."""
+    if not isinstance(table, dict):
+        raise MacedonizerError(f"{source}: [{where}] must be a table.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _unknown_keys(table, fields, source, where)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in table.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            values[key] = _dataclass(hint, value, source, f"{where}.{key}")
+            continue
+        try:
+            values[key] = _convert(value, hint)
+        except _Mismatch:
+            raise MacedonizerError(
+                f"{source}: [{where}] {key}: expected {_describe(hint)}, got {value!r}.") from None
+    missing = [name for name, f in fields.items() if name not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise MacedonizerError(f"{source}: [{where}] lacks the key {missing[0]!r}.")
+    return cls(**values)
+
+
+def _convert(value: Any, hint):
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _Mismatch
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0]) for v in value)
+        if len(value) != len(args):
+            raise _Mismatch
+        return tuple(_convert(v, a) for v, a in zip(value, args))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _Mismatch
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _Mismatch
+    if hint is dict or origin is dict:
+        if isinstance(value, dict):
+            return value
+        raise _Mismatch
+    raise _Mismatch
+
+
+def _describe(hint) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None))
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0])}s"
+        return f"a list of {len(args)} values"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+# ---------------------------------------------------------------- printing
+
+
+def resolved_table(config: BuildConfig) -> dict:
+    """The fully resolved config as TOML-ready tables (every default filled in)."""
+    def plain(obj):
+        data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+        return _drop_none(data)
+
+    pretrain: dict[str, Any] = {"size": {}}
+    for size, train in config.pretrain.items():
+        row = plain(train)
+        row.pop("size")
+        if size in config.auto_lr:
+            row["lr"] = "auto"
+        pretrain["size"][size] = row
+    table = {
+        "build": plain(config.build),
+        "corpus": plain(config.corpus),
+        "clean": plain(config.clean),
+        "tokenizer": plain(config.tokenizer),
+        "pretrain": pretrain,
+    }
+    if config.auto_lr:
+        from .sweep import SweepConfig
+
+        table["sweep"] = plain(_dataclass(SweepConfig, config.sweep, config.source, "sweep"))
+    if config.derive:
+        table["derive"] = [plain(d) for d in config.derive]
+    table["eval"] = plain(config.eval)
+    table["card"] = plain(config.card)
+    table["push"] = plain(config.push)
+    return table
+
+
+def _drop_none(value):
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def to_toml(config: BuildConfig) -> str:
+    """The resolved config as TOML, one line per key (arrays inline)."""
+    header = (f"# The resolved macedonizer build config (from {config.source}).\n"
+              "# Every default is filled in; feed it back with `macedonizer build THIS.toml`.\n")
+    return header + "".join(_toml_table(name, value) for name, value in resolved_table(config).items())
+
+
+def _toml_table(name: str, table) -> str:
+    import tomli_w
+
+    if isinstance(table, list):  # an array of tables: [[derive]]
+        return "".join(_toml_table(f"[{name}]", row) for row in table)
+    lines = [f"\n[{name}]\n"]
+    nested = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            nested.append((f"{name}.{key}", value))
+        else:
+            inline = tomli_w.dumps({"v": value}, multiline_strings=False).strip()[len("v = "):]
+            if isinstance(value, (list, tuple)):
+                inline = "[" + ", ".join(
+                    tomli_w.dumps({"v": v}).strip()[len("v = "):] if not isinstance(v, (list, tuple))
+                    else "[" + ", ".join(tomli_w.dumps({"v": x}).strip()[len("v = "):] for x in v) + "]"
+                    for v in value) + "]"
+            lines.append(f"{key} = {inline}\n")
+    if len(lines) == 1 and nested:  # only sub-tables: no empty header
+        lines = []
+    return "".join(lines) + "".join(_toml_table(n, v) for n, v in nested)
