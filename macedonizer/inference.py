@@ -17,6 +17,16 @@ from .errors import MacedonizerError
 MASK_ALIASES = ("<mask>", "[MASK]")
 
 
+def is_local(source: str) -> bool:
+    """Whether a model name means a folder on this machine rather than a Hub repo id.
+
+    A repo id is ``NAME`` or ``NAMESPACE/NAME``; an existing path, an absolute or
+    ``./``-relative one, or one with more than one ``/`` is a folder.
+    """
+    return (Path(source).exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
+            or "\\" in source)
+
+
 class FillMask:
     """Predict the words hidden behind mask tokens."""
 
@@ -27,7 +37,7 @@ class FillMask:
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         source = str(model)
-        looks_like_path = os.sep in source or source.startswith(".") or Path(source).exists()
+        looks_like_path = is_local(source)
         if looks_like_path and not Path(source).is_dir():
             raise MacedonizerError(f"Model folder not found: {source}")
         try:
@@ -43,7 +53,13 @@ class FillMask:
         self.batch_size = batch_size
         self._pipeline = pipeline("fill-mask", model=mlm, tokenizer=tokenizer, device=device)
 
-    def _prepare(self, text: str) -> str:
+    @property
+    def pipeline(self):
+        """The transformers fill-mask pipeline underneath (its ``model`` and ``tokenizer``)."""
+        return self._pipeline
+
+    def prepare(self, text: str) -> str:
+        """The text with ``<mask>`` and ``[MASK]`` as the model's mask token; no mask is an error."""
         for alias in MASK_ALIASES:
             text = text.replace(alias, self.mask_token)
         if self.mask_token not in text:
@@ -53,7 +69,7 @@ class FillMask:
     def __call__(self, texts: str | list[str], top_k: int = 5, targets: list[str] | None = None):
         """Predictions for one text (a list) or for several (a list per text)."""
         single = isinstance(texts, str)
-        batch = [self._prepare(t) for t in ([texts] if single else texts)]
+        batch = [self.prepare(t) for t in ([texts] if single else texts)]
         if top_k < 1:
             raise MacedonizerError("top_k must be at least 1.")
         kwargs = {"top_k": top_k, "batch_size": self.batch_size}

@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the bundled sample and to the real evaluation text."""
+"""Shared fixtures: paths to the bundled sample and to the real evaluation text, a tiny trained model."""
 
 from __future__ import annotations
 
@@ -30,3 +30,22 @@ def shared_corpora() -> Path:
     if not (SHARED_CORPORA / "mk").is_dir():
         pytest.skip(f"real evaluation text not found at {SHARED_CORPORA}")
     return SHARED_CORPORA
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A throwaway BERT (2 layers, hidden 64, 3 steps) trained on the sample, with its model card,
+    as `macedonizer build` leaves each model: built once per test session, in seconds."""
+    from macedonizer.cards import render
+    from macedonizer.pretrain import RunConfig, TrainConfig
+    from macedonizer.pretrain import run as pretrain
+    from macedonizer.tokenizer import TokenizerConfig
+    from macedonizer.tokenizer import run as train_tokenizer
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    sample = [str(SAMPLE_DIR / "mk-sample.txt")]
+    tok = train_tokenizer(sample, root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
+    config = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, max_steps=3, eval_every=3, checkpoint_every=3)
+    model = Path(pretrain(sample, tok, root / "model", config, RunConfig(progress=False)))
+    render(model)
+    return model

@@ -1,0 +1,118 @@
+"""The models a service answers for: names, where they come from, what /models says of them.
+
+``--model`` takes a folder or a Hub repo id, optionally named as
+``NAME=PATH_OR_REPO``; an unnamed model is called by its folder or repo
+name. A repo id is resolved to a local folder through huggingface_hub (the
+cache first; ``HF_HUB_OFFLINE=1`` works), so the card and eval.json can be
+read from disk like a local model's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import MacedonizerError
+from ..inference import FillMask, is_local
+from .engine import Engine
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as named on the command line."""
+
+    name: str
+    source: str
+
+
+def parse_specs(values: list[str]) -> list[ModelSpec]:
+    """``PATH``, ``REPO_ID`` or ``NAME=PATH_OR_REPO`` values as named models, the first one the default."""
+    if not values:
+        raise MacedonizerError("Name at least one model with --model PATH_OR_REPO.")
+    specs = []
+    for value in values:
+        name, sep, source = value.partition("=")
+        if not (sep and _NAME_RE.fullmatch(name)):
+            source = value
+            name = Path(value.rstrip("/\\")).name if is_local(value) else value.rstrip("/").split("/")[-1]
+        if not source:
+            raise MacedonizerError(f"--model {value!r} names no model folder or repo id.")
+        specs.append(ModelSpec(name, source))
+    names = [spec.name for spec in specs]
+    for name in names:
+        if names.count(name) > 1:
+            raise MacedonizerError(f"Two models are called {name!r}; name them apart with --model NAME=PATH.")
+    return specs
+
+
+def resolve(source: str) -> tuple[Path, str | None]:
+    """The local folder of a model, and its repo id when it came from the Hub."""
+    if is_local(source):
+        folder = Path(source)
+        if not folder.is_dir():
+            raise MacedonizerError(f"Model folder not found: {source}")
+        return folder, None
+    from ..hub import pull
+
+    return pull(source), source
+
+
+def card_metadata(folder: Path) -> dict | None:
+    """The YAML front matter of the folder's README.md (the model card), as plain JSON types."""
+    from huggingface_hub import metadata_load
+
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None
+    try:
+        metadata = metadata_load(readme)
+    except Exception:  # a card whose YAML does not parse is served without metadata
+        return None
+    return json.loads(json.dumps(metadata, default=str)) if metadata else None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class ServedModel:
+    """One loaded model: its engine and what /models says of it."""
+
+    name: str
+    engine: Engine
+    info: dict = field(default_factory=dict)
+
+
+def load(spec: ModelSpec, default: bool = False) -> ServedModel:
+    """Load one model and describe it (names, size, card metadata, eval.json)."""
+    folder, repo_id = resolve(spec.source)
+    engine = Engine(FillMask(folder))
+    config = engine.model.config
+    info = {
+        "name": spec.name,
+        "default": default,
+        "repo_id": repo_id,
+        "architecture": (config.architectures or [type(engine.model).__name__])[0],
+        "parameters": engine.model.num_parameters(),
+        "layers": config.num_hidden_layers,
+        "hidden": config.hidden_size,
+        "vocab_size": config.vocab_size,
+        "max_tokens": engine.max_tokens,
+        "mask_token": engine.mask_token,
+        "card": card_metadata(folder),
+        "eval": _read_json(folder / "eval.json"),
+    }
+    return ServedModel(spec.name, engine, info)
+
+
+def load_all(specs: list[ModelSpec]) -> dict[str, ServedModel]:
+    """Every named model, loaded, in command-line order (the first is the default)."""
+    return {spec.name: load(spec, default=i == 0) for i, spec in enumerate(specs)}
