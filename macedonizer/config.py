@@ -55,6 +55,26 @@ class ModelSize:
             **overrides,
         )
 
+    def pre_ln_config(self, vocab_size: int, pad_token_id: int, **overrides):
+        """A transformers ``RobertaPreLayerNormConfig`` of this shape: the pre-LayerNorm variant.
+
+        RoBERTa numbers positions from ``pad_token_id + 1``, so the position
+        table is that much longer than ``MAX_POSITIONS``.
+        """
+        from transformers import RobertaPreLayerNormConfig
+
+        return RobertaPreLayerNormConfig(
+            vocab_size=vocab_size,
+            hidden_size=self.hidden,
+            num_hidden_layers=self.layers,
+            num_attention_heads=self.heads,
+            intermediate_size=self.intermediate,
+            max_position_embeddings=MAX_POSITIONS + pad_token_id + 1,
+            type_vocab_size=2,
+            pad_token_id=pad_token_id,
+            **overrides,
+        )
+
     def parameters(self, vocab_size: int) -> int:
         """Parameters of ``BertForMaskedLM`` of this shape (tied output embeddings)."""
         h, i, layers = self.hidden, self.intermediate, self.layers

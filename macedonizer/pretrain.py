@@ -30,11 +30,18 @@ import numpy as np
 
 from .config import MAX_POSITIONS, ModelSize
 from .data import Masker, MaskingConfig, PackedData, build_cache
+from .diagnostics import DIAGNOSTICS, Probe, layer_group
 from .errors import MacedonizerError
 
 CHECKPOINTS = "checkpoints"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 # Dense bf16 peak FLOP/s by GPU name, for model-FLOPs utilisation.
+VARIANTS = ("post-ln", "pre-ln")
+LR_SCALINGS = ("none", "mup")
+MUP_BASE_WIDTH = 128
+"""The width whose learning rate ``lr_scaling="mup"`` keeps (tiny's): wider models scale it down."""
+PROBE_ROWS = 8
+"""Validation sequences in the fixed diagnostics batch."""
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12,
               "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12, "T4": 65e12}
 
@@ -68,9 +75,19 @@ class TrainConfig:
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     eval_every: int = 200
     eval_batches: int = 50
+    final_eval_batches: int | None = None
+    """Validation batches of the final evaluation (eval.json); None evaluates all of them."""
     checkpoint_every: int = 200
     keep_checkpoints: int = 2
     log_every: int = 10
+    variant: str = "post-ln"
+    """``post-ln`` (BERT, ``BertForMaskedLM``) or ``pre-ln`` (``RobertaPreLayerNormForMaskedLM``, same tokenizer)."""
+    lr_scaling: str = "none"
+    """``none``, or ``mup``: hidden matrices train at ``lr × MUP_BASE_WIDTH / hidden`` (µP-style for Adam)."""
+    diagnostics_every: int = 0
+    """Steps between diagnostics records (diagnostics.jsonl); 0 records none."""
+    init_from: str | None = None
+    """A saved model folder to start from instead of a random init (its shape, ``size`` ignored; same tokenizer)."""
 
 
 @dataclass(frozen=True)
@@ -153,8 +170,40 @@ def _pick_device(requested: str, dist: Dist):
 # ---------------------------------------------------------------- the model
 
 
+class TrainingDiverged(MacedonizerError):
+    """The training loss became NaN or infinite (``step`` is the step that produced it)."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
+def build_model(size: ModelSize, vocab: dict[str, int], config: TrainConfig):
+    """A freshly initialised masked-LM of ``config.variant``, loadable with ``AutoModelForMaskedLM``."""
+    common = {"hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout,
+              "pad_token_id": vocab["[PAD]"]}
+    if config.variant == "pre-ln":
+        from transformers import RobertaPreLayerNormForMaskedLM
+
+        model_config = size.pre_ln_config(len(vocab), bos_token_id=vocab["[CLS]"], eos_token_id=vocab["[SEP]"],
+                                          **common)
+        model_class = RobertaPreLayerNormForMaskedLM
+    else:
+        from transformers import BertForMaskedLM
+
+        model_config = size.bert_config(len(vocab), **common)
+        model_class = BertForMaskedLM
+    model_config._attn_implementation = "sdpa"
+    return model_class(model_config)
+
+
+def mlm_parts(model):
+    """The encoder and the prediction head of a BERT or pre-LayerNorm RoBERTa masked-LM."""
+    return model.base_model, model.cls if hasattr(model, "cls") else model.lm_head
+
+
 def _sparse_mlm_module(model):
-    """Wrap ``BertForMaskedLM`` so that its head sees only the masked positions."""
+    """Wrap a masked-LM so that its head sees only the masked positions."""
     import torch
     import torch.nn.functional as F
 
@@ -164,9 +213,10 @@ def _sparse_mlm_module(model):
             self.mlm = mlm
 
         def forward(self, input_ids, attention_mask, labels):
-            hidden = self.mlm.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            encoder, head = mlm_parts(self.mlm)
+            hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             selected = labels != -100
-            logits = self.mlm.cls(hidden[selected])
+            logits = head(hidden[selected])
             targets = labels[selected]
             loss = F.cross_entropy(logits.float(), targets)
             correct = (logits.argmax(-1) == targets).sum()
@@ -175,13 +225,18 @@ def _sparse_mlm_module(model):
     return SparseMLM(model)
 
 
-def _optimizer(model, config: TrainConfig, device):
+def _optimizer(model, config: TrainConfig, size: ModelSize, device):
+    """AdamW; each group's ``lr_scale`` multiplies the scheduled learning rate (µP scales hidden matrices)."""
     import torch
 
-    decay, no_decay = [], []
+    hidden_scale = MUP_BASE_WIDTH / size.hidden if config.lr_scaling == "mup" else 1.0
+    grouped: dict[tuple[bool, float], list] = {}
     for name, param in model.named_parameters():
-        (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        no_decay = param.ndim < 2 or "LayerNorm" in name
+        scale = hidden_scale if not no_decay and layer_group(name).startswith("layer.") else 1.0
+        grouped.setdefault((no_decay, scale), []).append(param)
+    groups = [{"params": params, "weight_decay": 0.0 if no_decay else config.weight_decay, "lr_scale": scale}
+              for (no_decay, scale), params in grouped.items()]
     kwargs = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, eps=config.eps, **kwargs)
 
@@ -336,21 +391,29 @@ def _config_dict(config: TrainConfig) -> dict:
 
 
 def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str | os.PathLike,
-        config: TrainConfig | None = None, run_config: RunConfig | None = None) -> Path:
-    """Pretrain one size; return the output folder (a standard BertForMaskedLM)."""
+        config: TrainConfig | None = None, run_config: RunConfig | None = None, *,
+        weight_masks: dict | None = None) -> Path:
+    """Pretrain one size; return the output folder (a standard BertForMaskedLM).
+
+    ``weight_masks`` (parameter name → bool tensor) holds weights at zero
+    where the mask is False, after every optimizer step (a pruned model).
+    """
     import torch
 
     config = config or TrainConfig()
     run_config = run_config or RunConfig()
     out = Path(out_dir)
     tokenizer_dir = Path(tokenizer_dir)
-    size = resolve_size(config.size)
+    size = _initial_shape(config.init_from, tokenizer_dir) if config.init_from else resolve_size(config.size)
     if config.seq_len > MAX_POSITIONS:
         raise MacedonizerError(f"--seq-len {config.seq_len} is beyond the position table ({MAX_POSITIONS}).")
     if config.seq_len < 8:
         raise MacedonizerError("--seq-len must be at least 8.")
     if sum(x is not None for x in (config.max_steps, config.tokens, config.time_s)) != 1:
         raise MacedonizerError("Give exactly one budget: --max-steps, --tokens or --time.")
+    if config.variant not in VARIANTS or config.lr_scaling not in LR_SCALINGS:
+        raise MacedonizerError(f"Unknown variant {config.variant!r} or lr scaling {config.lr_scaling!r}: "
+                               f"use {' or '.join(VARIANTS)}, and {' or '.join(LR_SCALINGS)}.")
 
     device = _pick_device(run_config.device, Dist())
     dist = _setup_distributed(device.type)
@@ -382,7 +445,6 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         raise MacedonizerError("The corpus is too small to hold out validation text (add documents).")
 
     from tokenizers import Tokenizer
-    from transformers import BertForMaskedLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress bar is enough
@@ -397,16 +459,10 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    bert_config = size.bert_config(
-        data.vocab_size,
-        hidden_dropout_prob=config.dropout,
-        attention_probs_dropout_prob=config.dropout,
-        pad_token_id=pad_id,
-    )
-    bert_config._attn_implementation = "sdpa"
-    model = BertForMaskedLM(bert_config).to(device)
+    model = (_initial_model(config) if config.init_from else build_model(size, vocab, config)).to(device)
+    held_at_zero = _held_at_zero(model, weight_masks, device)
     sparse = _sparse_mlm_module(model)
-    optimizer = _optimizer(model, config, device)
+    optimizer = _optimizer(model, config, size, device)
     total_steps = steps_for(config)
 
     state = {"step": 0, "samples": 0, "tokens": 0, "elapsed": 0.0}
@@ -426,6 +482,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         state = saved["progress"]
     if dist.main:  # metrics logged after the point a run restarts from would be duplicated
         _truncate_metrics(out / "metrics.jsonl", state["step"])
+        _truncate_metrics(out / DIAGNOSTICS, state["step"])
 
     trained = sparse
     if run_config.compile:
@@ -442,6 +499,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
             "parameters": size.parameters(data.vocab_size), "world_size": dist.world, "device": str(device),
         }, indent=2, ensure_ascii=False), encoding="utf-8")
     logger = _Logger(out, dist.main, run_config.progress, total_steps)
+    probe = _probe(model, data.val, masker, pad_id, device, out, config) if dist.main else None
     order = _Order(len(data.train), config.seed)
     flops_per_token = 6 * size.non_embedding_parameters() + 12 * size.layers * size.hidden * config.seq_len
     peak = _peak_flops(device)
@@ -457,8 +515,9 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
             if config.time_s is not None and elapsed >= config.time_s:
                 break
             progress = state["step"] / total_steps if total_steps else elapsed / config.time_s
+            lr = config.lr * lr_factor(progress, config.warmup, config.schedule)
             for group in optimizer.param_groups:
-                group["lr"] = config.lr * lr_factor(progress, config.warmup, config.schedule)
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             loss_sum = 0.0
             step_correct = step_masked = 0
             for micro_step in range(config.grad_accum):
@@ -480,11 +539,20 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
             if not math.isfinite(loss_value):
                 last = _checkpoint_dirs(out)
                 where = f"; the last good checkpoint is {last[-1]}" if last else ""
-                raise MacedonizerError(
-                    f"The loss became {loss_value} at step {state['step'] + 1}{where}. Lower --lr or raise --warmup."
+                raise TrainingDiverged(
+                    f"The loss became {loss_value} at step {state['step'] + 1}{where}. Lower --lr or raise --warmup.",
+                    state["step"] + 1,
                 )
+            diagnose = probe is not None and probe.due(state["step"] + 1)
+            if diagnose:
+                probe.before_update()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
+            with torch.no_grad():
+                for param, mask in held_at_zero:
+                    param.mul_(mask)
+            if diagnose:
+                probe.after_update(state["step"] + 1)
             optimizer.zero_grad(set_to_none=True)
             state["step"] += 1
             state["samples"] += config.batch_size
@@ -496,7 +564,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
                 tokens_per_s = window_tokens / max(seconds, 1e-9)
                 record = {"step": state["step"], "tokens": state["tokens"], "loss": round(loss_value, 5),
                           "accuracy": round(step_correct / max(1, step_masked), 5),
-                          "lr": optimizer.param_groups[0]["lr"], "grad_norm": round(float(grad_norm), 4),
+                          "lr": lr, "grad_norm": round(float(grad_norm), 4),
                           "tokens_per_s": round(tokens_per_s, 1)}
                 if peak:
                     record["mfu"] = round(tokens_per_s * flops_per_token / (peak * dist.world), 4)
@@ -520,17 +588,69 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         ) from None
     finally:
         logger.close()
+        if probe is not None:
+            probe.close()
 
     if dist.main:
         state["elapsed"] = time.time() - started
         _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config, data.folder.name), state["step"],
                          config.keep_checkpoints)
-        final = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts, seed=config.seed)
+        final = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts, seed=config.seed,
+                                   max_batches=config.final_eval_batches)
         _write_model(out, model, tokenizer_dir, data, final, state, size, config, dist, device)
     if dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return out
+
+
+def _probe(model, val: np.ndarray, masker, pad_id: int, device, out: Path, config: TrainConfig) -> Probe | None:
+    """The diagnostics recorder on a fixed, deterministically masked validation batch (None when off)."""
+    import torch
+
+    if not config.diagnostics_every:
+        return None
+    ids = torch.from_numpy(np.asarray(val[:PROBE_ROWS]).astype(np.int64))
+    inputs, labels = masker(ids, _generator(config.seed, 2_000_003))
+    encoder, head = mlm_parts(model)
+    return Probe(model, encoder, head, inputs.to(device), (ids != pad_id).to(device), labels.to(device),
+                 out / DIAGNOSTICS, config.diagnostics_every)
+
+
+def _initial_shape(init_from: str, tokenizer_dir: Path) -> ModelSize:
+    """The shape of the saved model a run starts from, which must use the run's tokenizer."""
+    from .data import tokenizer_fingerprint
+
+    folder = Path(init_from)
+    try:
+        saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise MacedonizerError(f"No model to start from at {folder} (expected config.json and weights).") from None
+    if (tokenizer_dir / "tokenizer.json").is_file() and (
+            not (folder / "tokenizer.json").is_file()
+            or tokenizer_fingerprint(folder) != tokenizer_fingerprint(tokenizer_dir)):
+        raise MacedonizerError(f"{folder} was not saved with the tokenizer {tokenizer_dir}; "
+                               "start from a model of the same tokenizer.")
+    return ModelSize(saved["num_hidden_layers"], saved["hidden_size"], saved["num_attention_heads"],
+                     saved["intermediate_size"], name=folder.name)
+
+
+def _initial_model(config: TrainConfig):
+    """The saved model at ``config.init_from``, with this run's dropout."""
+    from transformers import AutoModelForMaskedLM
+
+    return AutoModelForMaskedLM.from_pretrained(config.init_from, attn_implementation="sdpa",
+                                                hidden_dropout_prob=config.dropout,
+                                                attention_probs_dropout_prob=config.dropout)
+
+
+def _held_at_zero(model, weight_masks: dict | None, device) -> list:
+    """``(parameter, mask)`` pairs for the weights a pruned model keeps at zero."""
+    params = dict(model.named_parameters())
+    unknown = sorted(set(weight_masks or {}) - set(params))
+    if unknown:
+        raise ValueError(f"weight_masks names parameters the model does not have: {unknown[:3]}")
+    return [(params[name], mask.to(device)) for name, mask in (weight_masks or {}).items()]
 
 
 def _no_sync(module, sync: bool):
