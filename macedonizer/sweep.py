@@ -100,21 +100,28 @@ class SweepConfig:
             raise MacedonizerError("workers must be at least 1.")
 
     @classmethod
-    def from_toml(cls, path: str | os.PathLike, **overrides) -> SweepConfig:
-        """Settings from a TOML file (keys as the fields here), then ``overrides`` that are not None."""
-        try:
-            with open(path, "rb") as f:
-                values = tomllib.load(f)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise MacedonizerError(f"Cannot read the sweep config {path}: {exc}") from None
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise MacedonizerError(f"Unknown sweep setting(s) in {path}: {', '.join(unknown)}.")
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "tokens" in overrides and overrides["tokens"] is not None and "steps" not in overrides:
+    def load(cls, path: str | os.PathLike | None = None, **overrides) -> SweepConfig:
+        """Settings from a TOML file (keys as the fields here, optional), then the ``overrides`` that are not None.
+
+        A ``tokens`` budget given as an override replaces the ``steps`` one.
+        """
+        values = {}
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    values = tomllib.load(f)
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise MacedonizerError(f"Cannot read the sweep config {path}: {exc}") from None
+            unknown = sorted(set(values) - {f.name for f in fields(cls)})
+            if unknown:
+                raise MacedonizerError(f"Unknown sweep setting(s) in {path}: {', '.join(unknown)}.")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "tokens" in given and "steps" not in given:
             values["steps"] = None
-        return cls(**values)
+        try:
+            return cls(**{**values, **given})
+        except TypeError as exc:
+            raise MacedonizerError(f"Bad sweep setting: {exc}.") from None
 
     def points(self) -> list[Point]:
         """The grid, smallest models first so that a border shows early."""

@@ -1,0 +1,179 @@
+import csv
+import json
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from macedonizer import pretrain, sweep
+from macedonizer.config import ModelSize
+from macedonizer.errors import MacedonizerError
+from macedonizer.pretrain import RunConfig, TrainConfig
+from macedonizer.sweep import SweepConfig, classify, explain
+from macedonizer.tokenizer import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
+from tests.conftest import SAMPLE_DIR
+
+SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
+START = math.log(1200)  # a fresh model's loss: uniform over the vocabulary
+UNIGRAM = 6.3
+GRID = SweepConfig(sizes=("L1/H32",), lrs=(2e-3, 1e30), warmups=(0.0,), variants=("post-ln", "pre-ln"), steps=6,
+                   seq_len=32, batch_size=4, eval_every=3, eval_batches=1, diagnostics_every=2, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory):
+    return train_tokenizer([SAMPLE], tmp_path_factory.mktemp("tok") / "tok", TokenizerConfig(vocab_size=1200),
+                           progress=False)
+
+
+@pytest.fixture(scope="module")
+def swept(tok, tmp_path_factory):
+    """A finished four-run sweep (two variants × a sane and an absurd learning rate) in two worker processes."""
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    sweep.run([SAMPLE], tok, out, replace(GRID, workers=2), progress=False)
+    return out
+
+
+# ---------------------------------------------------------------- classification on synthetic curves
+
+
+def falling(start, end, n=40):
+    return [start + (end - start) * i / (n - 1) for i in range(n)]
+
+
+def test_each_kind_of_curve_gets_its_outcome():
+    assert classify(falling(8, 5.5), 5.6, UNIGRAM, START)[0] == "learned"
+    flat = falling(8, UNIGRAM, 10) + [UNIGRAM + 0.02 * (-1) ** i for i in range(30)]
+    assert classify(flat, UNIGRAM + 0.01, UNIGRAM, START) == (
+        "plateau", f"validation loss {UNIGRAM + 0.01:.2f} stays near the unigram loss {UNIGRAM:.2f}")
+    assert classify(falling(8, 6.5)[:10], float("nan"), UNIGRAM, START, nan_step=11) == (
+        "diverged", "the loss became NaN/inf at step 11")
+    assert classify(falling(8, 7), 7.5, UNIGRAM, 7.2)[0] == "diverged"  # worse than where it started
+    blew_up = falling(8, 6.0, 20) + [6.0] * 5 + [7.0] * 15
+    outcome, rule = classify(blew_up, 6.9, UNIGRAM, START)
+    assert outcome == "diverged" and "rose 1.00 nats above its best (6.00)" in rule
+    assert classify(falling(8, 6.5), 6.4, UNIGRAM, START)[0] == "undertrained"  # still falling
+    assert classify([8.0, 7.0], 6.4, UNIGRAM, START) == ("undertrained", "only 2 training-loss records")
+
+
+def diag(step, top, bottom, entropy=(3.0, 3.0), logit=5.0, update=1e-3):
+    return {"step": step, "grad_norm": {"embeddings": 1.0, "layer.0": bottom, "layer.1": top, "head": 1.0},
+            "update_ratio": {"embeddings": update, "layer.0": update, "layer.1": update, "head": update},
+            "attention_entropy": list(entropy), "attention_logit_max": [1.0, 1.0], "logit_max": logit,
+            "logit_std": 1.0}
+
+
+def test_causes_are_named_with_numbers():
+    plateau = {"outcome": "plateau", "rule": "", "validation_loss": 6.31, "unigram_loss": 6.3,
+               "masked_accuracy": 0.04, "unigram_accuracy": 0.04, "variant": "post-ln", "warmup": 0.0}
+    records = [diag(1, 0.4, 0.01), diag(20, 0.2, 0.01, entropy=(3.45, 3.46))]
+    text = explain(plateau, records, seq_len=32)
+    assert "plateau at the unigram loss (6.31 vs 6.30; masked accuracy 4.0% vs unigram 4.0%)" in text
+    assert "post-ln, no warm-up: gradients of the top layer 40.0× those of the bottom at step 1" in text
+    assert "attention stayed near uniform (3.45–3.46 nats of ln 32 = 3.47)" in text
+    diverged = {**plateau, "outcome": "diverged", "validation_loss": None}
+    records = [diag(1, 1, 1), diag(20, 1, 1, entropy=(0.1, 2.0), logit=80.0, update=0.05)]
+    text = explain(diverged, records, seq_len=32)
+    assert "output logits grew to 80" in text and "attention entropy collapsed to 0.10 nats in layer 0" in text
+    assert "moved layer.1's weights by 5.0%" in text
+    assert explain({**plateau, "outcome": "learned"}, records, 32) == ""
+
+
+# ---------------------------------------------------------------- the engine's remedies
+
+
+def test_mup_scales_only_the_hidden_matrices():
+    size = ModelSize(2, 256)
+    model = pretrain.build_model(size, {f"t{i}": i for i in range(100)} | {"[PAD]": 100, "[CLS]": 101, "[SEP]": 102},
+                                 TrainConfig(lr_scaling="mup"))
+    groups = pretrain._optimizer(model, TrainConfig(lr_scaling="mup"), size, torch.device("cpu")).param_groups
+    scaled = [g for g in groups if g["lr_scale"] != 1.0]
+    assert [g["lr_scale"] for g in scaled] == [0.5]
+    assert sum(p.numel() for p in scaled[0]["params"]) == 2 * (4 * 256 * 256 + 2 * 256 * 1024)
+    plain = pretrain._optimizer(model, TrainConfig(), size, torch.device("cpu")).param_groups
+    assert [g["weight_decay"] for g in plain] == [0.01, 0.0]  # the two groups checkpoints already hold
+
+
+def test_a_pre_ln_model_loads_in_plain_transformers(tok, tmp_path):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+
+    from macedonizer.evaluate import evaluate_text
+
+    config = TrainConfig(size="L1/H32", seq_len=32, batch_size=4, max_steps=2, eval_every=2, eval_batches=1,
+                         dropout=0.0, variant="pre-ln", diagnostics_every=1)
+    out = pretrain.run([SAMPLE], tok, tmp_path / "m", config, RunConfig(progress=False))
+    model = AutoModelForMaskedLM.from_pretrained(out)
+    assert type(model).__name__ == "RobertaPreLayerNormForMaskedLM"
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert model.config.pad_token_id == tokenizer.pad_token_id
+    fill = pipeline("fill-mask", model=model, tokenizer=tokenizer)
+    answers = fill("Скопје е главниот [MASK] на Македонија.")
+    assert len(answers) == 5 and all(0 <= a["score"] <= 1 for a in answers)
+    assert evaluate_text(out, [SAMPLE], seq_len=32)["mk-sample.txt"]["masked_tokens"] > 0
+    records = [json.loads(line) for line in (out / "diagnostics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2] and len(records[0]["attention_entropy"]) == 1
+
+
+# ---------------------------------------------------------------- a whole sweep
+
+
+def test_a_sweep_writes_every_report_file(swept):
+    rows = list(csv.DictReader((swept / "runs.csv").open(encoding="utf-8")))
+    assert len(rows) == 4
+    assert {r["outcome"] for r in rows if r["lr"] == "1e+30"} == {"diverged"}  # NaN caught, not a crash
+    sane = [r for r in rows if r["lr"] == "0.002"]
+    assert all(r["outcome"] in sweep.OUTCOMES and float(r["validation_loss"]) > 0 for r in sane)
+    report = (swept / "report.md").read_text(encoding="utf-8")
+    assert "## post-ln, warm-up 0" in report and "## pre-ln, warm-up 0" in report and "Border:" in report
+    assert (swept / "learnability.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((swept / "recommended.json").read_text(encoding="utf-8"))
+    assert set(saved) == {"sizes", "unlearned"}
+    assert set(saved["sizes"]) | set(saved["unlearned"]) == {"L1/H32"}
+    assert not list(swept.glob("runs/*/checkpoints"))
+
+
+def test_a_second_sweep_reruns_only_what_is_missing(swept, tok, monkeypatch):
+    trained = []
+    real = pretrain.run
+
+    def counting(inputs, tokenizer_dir, out, config, run_config):
+        trained.append((config.lr, config.variant, run_config.resume))
+        return real(inputs, tokenizer_dir, out, config, run_config)
+
+    monkeypatch.setattr(pretrain, "run", counting)
+    sweep.run([SAMPLE], tok, swept, GRID, progress=False)
+    assert trained == []
+    (swept / "runs" / "L1-H32-post-ln-wu0-lr0.002" / "outcome.json").unlink()  # as if interrupted
+    sweep.run([SAMPLE], tok, swept, replace(GRID, variants=("post-ln",)), progress=False)
+    assert trained == [(2e-3, "post-ln", True)]
+    with pytest.raises(MacedonizerError, match="another budget"):
+        sweep.run([SAMPLE], tok, swept, replace(GRID, steps=7), progress=False)
+
+
+def test_recommendations_for_build(swept, tmp_path):
+    chosen = sweep.recommended(swept)
+    if "L1/H32" in chosen:
+        assert sweep.recommended_lr(swept, "L1/H32") == chosen["L1/H32"]["lr"] == 2e-3
+    else:
+        with pytest.raises(MacedonizerError, match="No run of size L1/H32 learned"):
+            sweep.recommended_lr(swept, "L1/H32")
+    with pytest.raises(MacedonizerError, match="was not in the grid"):
+        sweep.recommended_lr(swept, "base")
+    with pytest.raises(MacedonizerError, match="run `macedonizer sweep` first"):
+        sweep.recommended(tmp_path)
+
+
+def test_bad_settings_are_one_sentence(tok, tmp_path):
+    with pytest.raises(MacedonizerError, match="Unknown variant 'mid-ln'"):
+        sweep.run([SAMPLE], tok, tmp_path / "a", SweepConfig(variants=("mid-ln",)), progress=False)
+    with pytest.raises(MacedonizerError, match="Unknown size"):
+        sweep.run([SAMPLE], tok, tmp_path / "a", SweepConfig(sizes=("huge",)), progress=False)
+    (tmp_path / "s.toml").write_text('lrs = [1e-3]\nlayers = 3\n')
+    with pytest.raises(MacedonizerError, match="Unknown sweep setting"):
+        SweepConfig.load(tmp_path / "s.toml")
+    (tmp_path / "s.toml").write_text('lrs = [1e-3]\nsizes = ["tiny"]\n')
+    assert SweepConfig.load(tmp_path / "s.toml", tokens=1000, lrs=None) == SweepConfig(
+        lrs=(1e-3,), sizes=("tiny",), steps=None, tokens=1000)
+    assert not (tmp_path / "a").exists()
