@@ -211,8 +211,10 @@ def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
     val, unigram = outcome.get("validation_loss"), outcome.get("unigram_loss")
     if outcome["outcome"] == "plateau" and val is not None and unigram is not None:
         accuracy, unigram_accuracy = outcome.get("masked_accuracy"), outcome.get("unigram_accuracy")
-        causes.append(f"plateau at the unigram loss ({val:.2f} vs {unigram:.2f}; masked accuracy "
-                      f"{_pct(accuracy)} vs unigram {_pct(unigram_accuracy)}): predicting token frequencies")
+        numbers = (f"({val:.2f} vs {unigram:.2f}; masked accuracy {_pct(accuracy)} vs unigram "
+                   f"{_pct(unigram_accuracy)})")
+        causes.append(f"plateau at the unigram loss {numbers}: predicting token frequencies" if val <= unigram + 0.1
+                      else f"stuck above the unigram loss {numbers}: not even the token frequencies learned yet")
     if outcome["outcome"] == "undertrained":
         causes.append("still improving when the budget ended: give it more steps")
     if not diagnostics:
@@ -520,18 +522,26 @@ def recommended_lr(out: str | os.PathLike, size: str) -> float:
 
 
 def _remedies(outcomes: list[dict]) -> list[str]:
-    """Cells where the plain setting (post-LN, no scaling, clip 1, shortest warm-up) failed and another learned."""
+    """Each run of another setting beside the plain one (post-LN, no scaling, clip 1, shortest warm-up) of its cell.
+
+    A line starts with "moves the border" where the plain run did not learn and this one did.
+    """
     warmup0 = min(o["warmup"] for o in outcomes)
+    plain_key = ("post-ln", "none", 1.0, warmup0)
     base = {(o["size"], o["lr"]): o for o in outcomes
-            if (o["variant"], o["lr_scaling"], o["max_grad_norm"], o["warmup"]) == ("post-ln", "none", 1.0, warmup0)}
+            if (o["variant"], o["lr_scaling"], o["max_grad_norm"], o["warmup"]) == plain_key}
     lines = []
     for o in outcomes:
         b = base.get((o["size"], o["lr"]))
-        if b is None or o is b or b["outcome"] == "learned" or o["outcome"] != "learned":
+        if b is None or o is b:
             continue
-        change = _panel_title((o["variant"], o["lr_scaling"], o["max_grad_norm"], o["warmup"]))
-        lines.append(f"- {o['size']} at lr {o['lr']:g}: {b['outcome']} (val {_loss(b)}) with "
-                     f"{_panel_title(('post-ln', 'none', 1.0, warmup0))} → learned (val {_loss(o)}) with {change}")
+        moved = b["outcome"] != "learned" and o["outcome"] == "learned"
+        delta = ("" if o["validation_loss"] is None or b["validation_loss"] is None
+                 else f", Δ val {o['validation_loss'] - b['validation_loss']:+.3f}")
+        lines.append(f"- {'**moves the border** ' if moved else ''}{o['size']} at lr {o['lr']:g}: "
+                     f"{_panel_title(plain_key)} {b['outcome']} (val {_loss(b)}) → "
+                     f"{_panel_title((o['variant'], o['lr_scaling'], o['max_grad_norm'], o['warmup']))} "
+                     f"{o['outcome']} (val {_loss(o)}{delta})")
     return lines
 
 
@@ -559,7 +569,7 @@ def _markdown(outcomes, sizes, lrs, panels, recommendation) -> str:
         if o["outcome"] != "learned":
             lines.append(f"- {o['name']}: {o['outcome']} ({o['rule']}). {o['cause']}")
     remedies = _remedies(outcomes)
-    lines += ["", "## Remedies that moved the border", ""] + (remedies or ["- none in this grid"])
+    lines += ["", "## Remedies against the plain setting, cell by cell", ""] + (remedies or ["- none in this grid"])
     lines += ["", "## Recommended", ""]
     for size, r in recommendation["sizes"].items():
         lines.append(f"- {size}: lr {r['lr']:g}, warm-up {r['warmup']:g}, {r['variant']}, lr scaling "

@@ -5,8 +5,10 @@ from dataclasses import replace
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 from macedonizer import pretrain, sweep
+from macedonizer.cli import main
 from macedonizer.config import ModelSize
 from macedonizer.errors import MacedonizerError
 from macedonizer.pretrain import RunConfig, TrainConfig
@@ -170,6 +172,9 @@ def test_bad_settings_are_one_sentence(tok, tmp_path):
         sweep.run([SAMPLE], tok, tmp_path / "a", SweepConfig(variants=("mid-ln",)), progress=False)
     with pytest.raises(MacedonizerError, match="Unknown size"):
         sweep.run([SAMPLE], tok, tmp_path / "a", SweepConfig(sizes=("huge",)), progress=False)
+    result = CliRunner().invoke(main, ["sweep", "--data", SAMPLE, "--tokenizer", str(tok), "-o", str(tmp_path / "a"),
+                                       "--variant", "post-ln,mid-ln", "--lr", "1e-3,3e-3"])
+    assert result.exit_code == 1 and result.output.startswith("Error: Unknown variant 'mid-ln'")
     (tmp_path / "s.toml").write_text('lrs = [1e-3]\nlayers = 3\n')
     with pytest.raises(MacedonizerError, match="Unknown sweep setting"):
         SweepConfig.load(tmp_path / "s.toml")
