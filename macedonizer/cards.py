@@ -73,8 +73,33 @@ def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: 
             "accuracy": _percent(evaluation["validation"]["masked_accuracy"]),
             "unigram_accuracy": _percent(evaluation["validation"]["unigram_accuracy"]),
             "link": link if sibling.resolve() != model_dir.resolve() else None,
+            "derived": _derived_from(sibling),
         })
     return sorted(rows, key=lambda r: r["parameters"])
+
+
+def _derived_from(model_dir: Path) -> str | None:
+    """``drop:top:2 of mini`` for a model derived by `macedonizer prune` (its prune.json), else None."""
+    manifest = _read_json(model_dir / "prune.json")
+    return f"{manifest['method']} of {manifest['parent']['name']}" if manifest else None
+
+
+def _derivation(model_dir: Path, family_repos: dict[str, str] | None) -> dict | None:
+    """Parent, method and retained accuracy of a model derived by `macedonizer prune`, for its card."""
+    manifest = _read_json(model_dir / "prune.json")
+    if not manifest:
+        return None
+    parent, validation = manifest["parent"], manifest["validation"]
+    repo = parent.get("repo_id") or (family_repos or {}).get(parent["name"])
+    return {
+        "parent": repo or parent["name"], "parent_link": f"https://huggingface.co/{repo}" if repo else None,
+        "method": manifest["method"], "description": manifest["description"],
+        "recovery_steps": _thousands(manifest["recovery"]["steps"]) if manifest["recovery"] else None,
+        "sparsity": _percent(manifest["sparsity"]["achieved"]) if manifest["sparsity"] else None,
+        "retained": _percent(validation["retained_accuracy"]),
+        "accuracy": _percent(validation["model"]["masked_accuracy"]),
+        "parent_accuracy": _percent(validation["parent"]["masked_accuracy"]),
+    }
 
 
 def _cleaning(inputs: list[str]) -> tuple[dict | None, list[str], list[str]]:
@@ -207,6 +232,7 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
         model_name=model_name, size_name=size_name, layers=shape["layers"], hidden=shape["hidden"],
         heads=shape["heads"], parameters_m=f"{evaluation['parameters'] / 1e6:.1f}", mask_token=mask_token,
         family=_family(model_dir, repo_id, size_name, family_repos, members), data_description=data_description, cleaning=cleaning,
+        derived=_derivation(model_dir, family_repos),
         vocab_size=_thousands(data["vocab_size"]), uncased=tokenizer_config.get("do_lower_case", False),
         tokenizer_eval=tokenizer_eval, mask_rate=_percent(train["masking"]["rate"]),
         whole_word=train["masking"]["whole_word"], seq_len=train["seq_len"], batch_size=train["batch_size"],

@@ -636,12 +636,13 @@ def _initial_shape(init_from: str, tokenizer_dir: Path) -> ModelSize:
 
 
 def _initial_model(config: TrainConfig):
-    """The saved model at ``config.init_from``, with this run's dropout."""
+    """The saved model at ``config.init_from``, with this run's dropout, in training mode."""
     from transformers import AutoModelForMaskedLM
 
-    return AutoModelForMaskedLM.from_pretrained(config.init_from, attn_implementation="sdpa",
-                                                hidden_dropout_prob=config.dropout,
-                                                attention_probs_dropout_prob=config.dropout)
+    model = AutoModelForMaskedLM.from_pretrained(config.init_from, attn_implementation="sdpa",
+                                                 hidden_dropout_prob=config.dropout,
+                                                 attention_probs_dropout_prob=config.dropout)
+    return model.train()  # from_pretrained returns it in eval mode, which would switch dropout off
 
 
 def _held_at_zero(model, weight_masks: dict | None, device) -> list:
