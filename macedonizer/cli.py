@@ -240,13 +240,20 @@ Examples:
 @click.option("--keep-checkpoints", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True, help="Steps between metric lines.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--variant", type=click.Choice(["post-ln", "pre-ln"]), default="post-ln", show_default=True,
+              help="BERT (post-LayerNorm) or pre-LayerNorm RoBERTa; both load with AutoModelForMaskedLM.")
+@click.option("--lr-scaling", type=click.Choice(["none", "mup"]), default="none", show_default=True,
+              help="mup: hidden matrices train at lr × 128 / hidden size.")
+@click.option("--diagnostics-every", type=click.IntRange(0), default=0, show_default=True,
+              help="Steps between diagnostics.jsonl records (gradient and update norms per layer, attention "
+                   "entropy, logit scale); 0 for none.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CUDA).")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in OUT.")
 @click.option("-q", "--quiet", is_flag=True)
 def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr, warmup, schedule, max_steps,
              tokens, time_s, dropout, mask_rate, whole_word_masking, eval_every, checkpoint_every, keep_checkpoints,
-             log_every, seed, device, compile_, resume, quiet):
+             log_every, seed, variant, lr_scaling, diagnostics_every, device, compile_, resume, quiet):
     """Pretrain one BERT size with masked-LM on a cleaned corpus.
 
     OUT becomes a standard BertForMaskedLM folder (config.json,
@@ -263,7 +270,8 @@ def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr
                          seed=seed, dropout=dropout,
                          masking=MaskingConfig(rate=mask_rate, whole_word=whole_word_masking),
                          eval_every=eval_every, checkpoint_every=checkpoint_every,
-                         keep_checkpoints=keep_checkpoints, log_every=log_every)
+                         keep_checkpoints=keep_checkpoints, log_every=log_every, variant=variant,
+                         lr_scaling=lr_scaling, diagnostics_every=diagnostics_every)
     out_dir = run(list(data), tokenizer_dir, out, config,
                   RunConfig(device=device, compile=compile_, progress=not quiet, resume=resume))
     if not quiet and (Path(out_dir) / "eval.json").exists():

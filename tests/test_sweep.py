@@ -101,6 +101,7 @@ def test_mup_scales_only_the_hidden_matrices():
 def test_a_pre_ln_model_loads_in_plain_transformers(tok, tmp_path):
     from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
+    from macedonizer.cards import render
     from macedonizer.evaluate import evaluate_text
 
     config = TrainConfig(size="L1/H32", seq_len=32, batch_size=4, max_steps=2, eval_every=2, eval_batches=1,
@@ -114,6 +115,7 @@ def test_a_pre_ln_model_loads_in_plain_transformers(tok, tmp_path):
     answers = fill("Скопје е главниот [MASK] на Македонија.")
     assert len(answers) == 5 and all(0 <= a["score"] <= 1 for a in answers)
     assert evaluate_text(out, [SAMPLE], seq_len=32)["mk-sample.txt"]["masked_tokens"] > 0
+    assert "fill-mask" in render(out).read_text(encoding="utf-8")
     records = [json.loads(line) for line in (out / "diagnostics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2] and len(records[0]["attention_entropy"]) == 1
 
