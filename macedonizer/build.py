@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,7 @@ class Manifests:
         self.folder = folder
 
     def _path(self, stage: str) -> Path:
-        return self.folder / f"{stage.replace(' ', '-')}.json"
+        return self.folder / (re.sub(r"[^\w.-]", "-", stage) + ".json")
 
     def get(self, stage: str) -> dict | None:
         try:
@@ -317,7 +318,8 @@ class Build:
             directory = self.model_dir(name)
             render(directory, repo_id=repos.get(directory.name), licence=self.config.card.license,
                    datasets=self.config.card.datasets, family_repos=repos, members=members)
-        return f"{len(self.config.family)} model cards"
+        count = len(self.config.family)
+        return f"{count} model card{'s' if count != 1 else ''}"
 
     def _push(self, name: str) -> str:
         from .hub import push

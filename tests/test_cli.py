@@ -81,26 +81,5 @@ def test_a_huge_single_line_is_skipped_and_counted(tmp_path):
 def test_corpora_lists_the_recipes():
     result = invoke("corpora")
     assert result.exit_code == 0
-    for name in ("wikipedia", "fineweb2", "culturax", "hplt2", "lvstck"):
+    for name in ("wikipedia", "fineweb2", "culturax", "hplt2", "lvstck", "sample"):
         assert f"corpus:{name}" in result.output
-
-
-def test_build_runs_the_existing_stages_offline(tmp_path):
-    out = tmp_path / "build"
-    result = invoke("build", "-o", out, "--max-steps", "6")
-    assert result.exit_code == 0, result.output
-    assert (out / "corpus" / "report.json").exists() and (out / "tokenizer" / "tokenizer.json").exists()
-    for size in ("tiny", "mini"):
-        assert json.loads((out / "models" / size / "eval.json").read_text())["steps"] == 6
-        assert "(this model)" in (out / "models" / size / "README.md").read_text(encoding="utf-8")
-    again = invoke("build", "-o", out, "--max-steps", "6")
-    assert again.exit_code == 0 and again.output.count("up to date") == 4
-    # An interrupted pretraining (no eval.json yet, a checkpoint) resumes.
-    (out / "models" / "mini" / "eval.json").unlink()
-    resumed = invoke("build", "-o", out, "--max-steps", "6")
-    assert "pretrain tiny: up to date" in resumed.output and "(resuming)" in resumed.output
-    # A new tokenizer redoes pretraining, not cleaning.
-    (out / "tokenizer" / "stats.json").unlink()
-    third = invoke("build", "-o", out, "--max-steps", "6")
-    assert "clean: up to date" in third.output and "the letter round trip holds" in third.output
-    assert "pretrain tiny: up to date" not in third.output
