@@ -175,11 +175,10 @@ class Build:
         train = self.config.pretrain[size]
         if size not in self.config.auto_lr:
             return train
-        from .sweep import recommended
+        from .sweep import recommended, recommended_lr
 
-        choice = recommended(self.sweep_dir).get(size)
-        if choice is None:
-            raise MacedonizerError(f"The sweep in {self.sweep_dir} has no recommendation for {size}.")
+        recommended_lr(self.sweep_dir, size)  # one sentence saying why, when no run of this size learned
+        choice = recommended(self.sweep_dir)[size]
         fields = {f.name for f in dataclasses.fields(train)}
         return dataclasses.replace(train, **{k: v for k, v in choice.items() if k in fields})
 
@@ -239,11 +238,13 @@ class Build:
         from .buildconfig import _dataclass
         from .sweep import SweepConfig, recommended, run
 
-        sweep = _dataclass(SweepConfig, {**self.config.sweep, "sizes": list(self.config.auto_lr)},
-                           self.config.source, "sweep")
+        table = {"device": self.config.build.device, **self.config.sweep, "sizes": list(self.config.auto_lr)}
+        sweep = _dataclass(SweepConfig, table, self.config.source, "sweep")
         run([str(self.corpus)], self.tokenizer, self.sweep_dir, sweep, progress=self.progress)
         choices = recommended(self.sweep_dir)
-        return ", ".join(f"{size}: lr {choice['lr']:g}" for size, choice in choices.items())
+        return ", ".join(f"{size}: lr {choices[size]['lr']:g}, warm-up {choices[size]['warmup']:g}, "
+                         f"{choices[size]['variant']}" if size in choices else f"{size}: no run learned"
+                         for size in self.config.auto_lr)
 
     def _pretrain(self, size: str, resume: bool) -> str:
         from .pretrain import RunConfig, run
@@ -280,8 +281,10 @@ class Build:
         from .prune import derive
 
         parent = self.model_dir(row.parent)
+        device = "cpu" if self.config.build.device == "auto" else self.config.build.device
         derive(parent, self.model_dir(row.name), row.method, data_inputs=[str(self.corpus)],
-               recover_steps=row.recover_steps, progress=self.progress)
+               tokenizer_dir=self.tokenizer, recover_steps=row.recover_steps, device=device,
+               progress=self.progress, overwrite=True)
         return f"{row.method} of {row.parent}; " + _scores(self.model_dir(row.name))
 
     def _eval(self, name: str) -> str:

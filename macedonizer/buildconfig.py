@@ -301,9 +301,11 @@ def _pretrain(table: dict, sizes: tuple[str, ...], source: str) -> tuple[dict[st
 def _check_sweep(table: dict, source: str) -> None:
     from .sweep import SweepConfig
 
-    _dataclass(SweepConfig, {k: v for k, v in table.items() if k != "sizes"}, source, "sweep")
     if "sizes" in table:
         raise MacedonizerError(f"{source}: [sweep] sizes: the sweep covers the sizes whose lr is \"auto\".")
+    if "tokens" in table and "steps" not in table:  # a tokens budget replaces the default steps
+        table["steps"] = None
+    _dataclass(SweepConfig, table, source, "sweep")
 
 
 def _check_derive(derive: tuple[DeriveSection, ...], sizes: list[str], source: str) -> None:
@@ -390,12 +392,17 @@ def _dataclass(cls, table, source: str, where: str):
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise MacedonizerError(f"{source}: [{where}] lacks the key {missing[0]!r}.")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except MacedonizerError as exc:  # the class's own checks
+        raise MacedonizerError(f"{source}: [{where}] {exc}") from None
 
 
 def _convert(value: Any, hint):
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
         for option in args:
             if option is type(None):
                 continue

@@ -222,3 +222,65 @@ def test_push_publishes_the_family_with_linked_cards(tmp_path, monkeypatch):
         assert f"{endpoint}/tester/mk-bert-L2-H32" in result.output  # the Hub URL in the summary table
     finally:
         server.shutdown()
+
+
+# ---------------------------------------------------------------- lr = "auto" and derived members
+
+
+AUTO = """
+[build]
+sizes = ["L1/H32", "L2/H32"]
+[pretrain.size."L2/H32"]
+lr = "auto"
+[sweep]
+lrs = [1e-3, 3e-3]
+warmups = [0.0]
+steps = 6
+seq_len = 32
+batch_size = 4
+eval_every = 3
+eval_batches = 1
+diagnostics_every = 3
+[[derive]]
+name = "L2-H32-top1"
+parent = "L2/H32"
+method = "drop:top:1"
+"""
+
+
+def test_lr_auto_trains_with_the_sweeps_recommendation_and_derived_members_join_the_family(tmp_path, monkeypatch):
+    from macedonizer import sweep
+
+    real_recommended = sweep.recommended
+    # Six sweep steps teach nothing, so no run learns; the sweep's own tests cover its choice. Here the
+    # build must train L2/H32 with whatever the sweep recommends, so the recommendation is set by hand.
+    choice = {"lr": 3e-3, "warmup": 0.25, "variant": "pre-ln", "lr_scaling": "none", "max_grad_norm": 1.0}
+    monkeypatch.setattr(sweep, "recommended", lambda out: {**real_recommended(out), "L2/H32": choice})
+    monkeypatch.setattr(sweep, "recommended_lr", lambda out, size: choice["lr"])
+    out = tmp_path / "out"
+    result = invoke(write(tmp_path, AUTO), *FAST, "--sizes", "L1/H32,L2/H32", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "sweep" / "runs.csv").is_file() and (out / "sweep" / "learnability.png").is_file()
+    trained = json.loads((out / "models" / "L2-H32" / "training_config.json").read_text())["train"]
+    assert (trained["lr"], trained["warmup"], trained["variant"]) == (3e-3, 0.25, "pre-ln")
+    assert json.loads((out / "models" / "L1-H32" / "training_config.json").read_text())["train"]["lr"] == 1e-3
+    from transformers import AutoConfig, pipeline
+
+    assert AutoConfig.from_pretrained(out / "models" / "L2-H32").model_type == "roberta-prelayernorm"
+    derived = out / "models" / "L2-H32-top1"
+    assert AutoConfig.from_pretrained(derived).num_hidden_layers == 1
+    assert len(pipeline("fill-mask", model=str(derived))("Скопје е главен [MASK] на Македонија.")) == 5
+    card = (out / "models" / "L1-H32" / "README.md").read_text(encoding="utf-8")
+    assert "L2-H32-top1" in card  # the family lists the derived member
+    assert "L2-H32" in (derived / "README.md").read_text(encoding="utf-8")  # which names its parent
+    # A rerun reuses the sweep.
+    again = invoke(write(tmp_path, AUTO), *FAST, "--sizes", "L1/H32,L2/H32", "-o", out)
+    assert again.exit_code == 0 and ran(again.output) == set()
+
+
+def test_lr_auto_with_no_learned_run_stops_with_the_reason(tmp_path):
+    result = invoke(write(tmp_path, AUTO.split("[[derive]]")[0]), *FAST, "--sizes", "L1/H32,L2/H32",
+                    "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "No run of size L2/H32 learned in the sweep" in result.output and "Traceback" not in result.output
+    assert "L2/H32: no run learned" in result.output
