@@ -479,7 +479,9 @@ def resolved_table(config: BuildConfig) -> dict:
     if config.auto_lr:
         from .sweep import SweepConfig
 
-        table["sweep"] = plain(_dataclass(SweepConfig, config.sweep, config.source, "sweep"))
+        sweep = plain(_dataclass(SweepConfig, {"device": config.build.device, **config.sweep}, config.source, "sweep"))
+        sweep.pop("sizes")  # the sweep covers the sizes whose lr is "auto"
+        table["sweep"] = sweep
     if config.derive:
         table["derive"] = [plain(d) for d in config.derive]
     table["eval"] = plain(config.eval)

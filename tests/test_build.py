@@ -90,6 +90,15 @@ def test_print_config_is_complete_and_reads_back_the_same(tmp_path):
     assert resolved_table(again) == resolved_table(read(None, ("pretrain.size.tiny.lr=3e-4",), sizes="tiny"))
 
 
+def test_the_production_example_is_valid_and_round_trips(tmp_path):
+    from macedonizer.buildconfig import configs_dir, to_toml
+
+    config = read(str(configs_dir() / "production.toml"))
+    assert config.auto_lr and config.derive and config.build.sizes[-1] == "base"
+    again = read(str(write(tmp_path, to_toml(config))))
+    assert resolved_table(again) == resolved_table(config)
+
+
 def test_per_size_tables_override_and_a_size_budget_replaces_the_shared_one():
     config = from_table({
         "build": {"sizes": ["tiny", "mini"]},
