@@ -293,3 +293,11 @@ def test_lr_auto_with_no_learned_run_stops_with_the_reason(tmp_path):
     assert result.exit_code == 1
     assert "No run of size L2/H32 learned in the sweep" in result.output and "Traceback" not in result.output
     assert "L2/H32: no run learned" in result.output
+
+
+def test_processes_run_pretraining_under_torchrun(tmp_path):
+    out = tmp_path / "out"
+    result = invoke(*FAST, "--sizes", "L1/H32", "--set", "build.processes=2", "-o", out)
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((out / "models" / "L1-H32" / "eval.json").read_text())
+    assert evaluation["world_size"] == 2 and evaluation["steps"] == 4
