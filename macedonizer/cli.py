@@ -463,6 +463,7 @@ Examples:
   macedonizer serve --model build/models/mini
   macedonizer serve --model build/models/mini --model tiny=build/models/tiny --port 8080
   macedonizer serve --model my-org/mk-bert-mini --host 0.0.0.0
+  macedonizer serve --model build/models/mini --backend onnx   # after: macedonizer export onnx build/models/mini
   curl -s localhost:8000/fill-mask -d '{"inputs": "Скопје е главен [MASK] на Македонија."}'
 """)
 @click.option("--model", "models", multiple=True, required=True, metavar="[NAME=]PATH_OR_REPO",
@@ -471,9 +472,11 @@ Examples:
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--max-batch", type=click.IntRange(1, 1024), default=32, show_default=True,
               help="Texts in one forward pass.")
-@click.option("--batch-wait-ms", type=click.FloatRange(0, 1000), default=0.0, show_default=True,
-              help="How long a batch waits for more requests (0: batch what queued during the last pass).")
-def serve(models, host, port, max_batch, batch_wait_ms):
+@click.option("--batch-wait-ms", type=click.FloatRange(0, 1000), default=2.0, show_default=True,
+              help="How long a batch waits for more requests while requests arrive together.")
+@click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
+              help="Run the encoder with PyTorch, or with ONNX Runtime (needs `macedonizer export onnx MODEL`).")
+def serve(models, host, port, max_batch, batch_wait_ms, backend):
     """Serve fill-mask over HTTP (the Hugging Face Inference API's shape) with a web demo at /.
 
     POST /fill-mask and /models/NAME/fill-mask take {"inputs": ..., "parameters":
@@ -482,7 +485,31 @@ def serve(models, host, port, max_batch, batch_wait_ms):
     """
     from .serve import Limits, run
 
-    run(list(models), host=host, port=port, limits=Limits(max_batch=max_batch, batch_wait_ms=batch_wait_ms))
+    run(list(models), host=host, port=port, limits=Limits(max_batch=max_batch, batch_wait_ms=batch_wait_ms),
+        backend=backend)
+
+
+@main.group()
+def export():
+    """Export a model for other runtimes."""
+
+
+@export.command("onnx", epilog="""\b
+Examples:
+  pip install -e '.[onnx]'
+  macedonizer export onnx build/models/mini
+  macedonizer serve --model build/models/mini --backend onnx
+""")
+@click.argument("model_dir", type=click.Path(file_okay=False, exists=True))
+def export_onnx(model_dir):
+    """Write MODEL_DIR/onnx/encoder.onnx, for `macedonizer serve --backend onnx` (ONNX Runtime on CPU).
+
+    The encoder is exported and checked against PyTorch; the prediction head
+    stays in PyTorch. Needs the onnx extra: pip install 'macedonizer[onnx]'.
+    """
+    from .export import export_onnx as write_onnx
+
+    click.echo(f"ONNX encoder: {write_onnx(model_dir)}")
 
 
 @main.command(epilog="""\b

@@ -238,7 +238,7 @@ def test_batcher_batches_what_queued_while_a_batch_ran():
     recorder = Recorder(hold=True)
 
     async def scenario():
-        batcher = MicroBatcher(recorder, max_batch=32)
+        batcher = MicroBatcher(recorder, max_batch=32, wait_s=0)
         await batcher.start()
         first = asyncio.create_task(batcher.submit([1]))
         while not recorder.entered.is_set():
@@ -256,22 +256,24 @@ def test_batcher_batches_what_queued_while_a_batch_ran():
     assert stats == {"batches": 2, "items": 8, "largest_batch": 7}
 
 
-def test_batcher_waits_for_more_when_told_to():
+def test_batcher_waits_for_more_only_while_requests_come_together():
     recorder = Recorder()
 
     async def scenario():
         # A long wait ends as soon as the batch is full: no clock in this test.
         batcher = MicroBatcher(recorder, max_batch=3, wait_s=600)
         await batcher.start()
-        first = asyncio.create_task(batcher.submit(["a"]))
+        lone = await asyncio.wait_for(batcher.submit(["x"]), 60)  # after no batch or a batch of one: no wait
+        together = await asyncio.wait_for(batcher.submit(["y", "z"]), 60)
+        first = asyncio.create_task(batcher.submit(["a"]))  # after a batch of two: waits for company
         await asyncio.sleep(0.01)
         rest = await batcher.submit(["b", "c"])
-        results = await first + rest
+        results = lone + together + await first + rest
         await batcher.stop()
         return results
 
-    assert asyncio.run(scenario()) == ["a" * 10, "b" * 10, "c" * 10]
-    assert recorder.batches == [["a", "b", "c"]]
+    assert asyncio.run(scenario()) == [c * 10 for c in "xyzabc"]
+    assert recorder.batches == [["x"], ["y", "z"], ["a", "b", "c"]]
 
 
 def test_batcher_errors_reach_every_waiter_and_the_queue_has_a_bound():
@@ -330,6 +332,35 @@ def test_concurrent_http_requests_share_a_forward_pass(tiny_model, pipe, monkeyp
     assert (stats["batches"], stats["largest_batch"]) == (2, 7)
     for text, answer in zip(texts, answers):
         _same(answer, pipe(text))
+
+
+# --- the ONNX backend ------------------------------------------------------------------------------
+
+
+def test_onnx_backend_matches_torch(tiny_model, tmp_path):
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model, ignore=shutil.ignore_patterns("checkpoints"))
+    result = CliRunner().invoke(main, ["export", "onnx", str(model)])
+    assert result.exit_code == 0, result.output
+    assert (model / "onnx" / "encoder.onnx").is_file() and not list(model.glob("onnx/*.partial"))
+    apps = [create_app(load_all(parse_specs([str(model)]), backend=backend)) for backend in ("torch", "onnx")]
+    with TestClient(apps[0]) as torch_client, TestClient(apps[1]) as onnx_client:
+        assert onnx_client.get("/models").json()[0]["backend"] == "onnx"
+        for body in ({"inputs": [ONE, OTHER, TWO], "parameters": {"top_k": 5}},
+                     {"inputs": ONE, "parameters": {"targets": ["град", "на"]}}):
+            _same(onnx_client.post("/fill-mask", json=body).json(), torch_client.post("/fill-mask", json=body).json())
+
+
+def test_onnx_user_errors(tiny_model, monkeypatch):
+    result = CliRunner().invoke(main, ["serve", "--model", str(tiny_model), "--backend", "onnx", "--port", "0"])
+    assert result.exit_code == 1 and "has no ONNX export; run `macedonizer export onnx" in result.output
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    result = CliRunner().invoke(main, ["export", "onnx", str(tiny_model)])
+    assert result.exit_code == 1
+    assert "pip install 'macedonizer[onnx]'" in result.output and not (tiny_model / "onnx").exists()
 
 
 # --- the command line ---------------------------------------------------------------------------

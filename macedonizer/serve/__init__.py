@@ -51,8 +51,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def run(model_values: list[str], host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(),
-        log_level: str = "info") -> None:
-    """Load the models and serve them until interrupted."""
+        backend: str = "torch", log_level: str = "info") -> None:
+    """Load the models and serve them until interrupted (``backend``: "torch" or "onnx")."""
     require_extra()
     import uvicorn
 
@@ -62,7 +62,7 @@ def run(model_values: list[str], host: str = "127.0.0.1", port: int = 8000, limi
     specs = parse_specs(model_values)
     sock = bind(host, port)  # before the models load, so a taken port fails at once
     try:
-        app = create_app(load_all(specs), limits)
+        app = create_app(load_all(specs, backend), limits)
         uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl-C is how a server is stopped; uvicorn has shut down cleanly
         pass

@@ -2,10 +2,12 @@
 
 Requests put their items on an asyncio queue and await one future per item.
 A single loop takes the first waiting item, then every item already queued
-(and, with ``wait_s`` > 0, those that arrive within ``wait_s``) up to
-``max_batch``, runs the batch in one worker thread, and resolves the
-futures. While a batch runs, new requests queue up and form the next batch,
-so under load batches grow by themselves and a lone request never waits.
+up to ``max_batch``, runs the batch in one worker thread, and resolves the
+futures. While a batch runs, new requests queue up and form the next batch.
+When the previous batch held more than one item (requests are arriving
+together), a batch also waits up to ``wait_s`` for more: clients that were
+just answered send their next request in that time, and batches stay large.
+After a batch of one it does not wait, so a lone client never pays for it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class MicroBatcher:
         self._executor: ThreadPoolExecutor | None = None
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
+        self._last_batch = 0
         self.stats = {"batches": 0, "items": 0, "largest_batch": 0}
         """Batches run, items answered and the largest batch so far."""
 
@@ -69,7 +72,8 @@ class MicroBatcher:
 
     async def _collect(self) -> list:
         batch = [await self._queue.get()]
-        deadline = asyncio.get_running_loop().time() + self.wait_s
+        wait_s = self.wait_s if self._last_batch > 1 else 0.0
+        deadline = asyncio.get_running_loop().time() + wait_s
         while len(batch) < self.max_batch:
             if not self._queue.empty():
                 batch.append(self._queue.get_nowait())
@@ -91,6 +95,7 @@ class MicroBatcher:
             if not batch:
                 continue
             items = [item for item, _ in batch]
+            self._last_batch = len(items)
             try:
                 results = await loop.run_in_executor(self._executor, self._predict, items)
             except asyncio.CancelledError:  # stopping: nobody will answer these

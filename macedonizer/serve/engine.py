@@ -33,9 +33,9 @@ class Limits:
     """Candidate words in ``targets``."""
     max_batch: int = 32
     """Texts in one forward pass."""
-    batch_wait_ms: float = 0.0
-    """How long a batch waits for more requests after its first one; at 0 a batch takes what
-    queued up while the previous batch ran, which adds no latency to a lone request."""
+    batch_wait_ms: float = 2.0
+    """How long a batch waits for more requests when the previous batch held several (after a
+    batch of one it takes only what is queued, so a lone client never waits)."""
     max_queue: int = 1024
     """Texts waiting for a forward pass; beyond it requests are refused with 503."""
 
@@ -61,7 +61,8 @@ class Query:
 class Engine:
     """Encode texts, and answer batches of them with one forward pass."""
 
-    def __init__(self, fill: FillMask):
+    def __init__(self, fill: FillMask, encoder=None):
+        """``encoder`` replaces the model's own encoder (for ONNX Runtime); it needs a BERT or RoBERTa head."""
         import torch
 
         pipe = fill.pipeline
@@ -74,12 +75,18 @@ class Engine:
         self.max_tokens = min(self.tokenizer.model_max_length,
                               getattr(self.model.config, "max_position_embeddings", self.tokenizer.model_max_length))
         # BERT (``cls``) and RoBERTa (``lm_head``) heads can run on the masked positions alone.
-        head = getattr(self.model, "cls", None)
-        if head is None:
-            head = getattr(self.model, "lm_head", None)
-        self._sparse = (self.model.base_model, head) if head is not None else None
+        self._head = getattr(self.model, "cls", None)
+        if self._head is None:
+            self._head = getattr(self.model, "lm_head", None)
+        if encoder is not None and self._head is None:
+            raise MacedonizerError(f"{type(self.model).__name__} has no BERT or RoBERTa head to run after "
+                                   "an exported encoder; serve it with the torch backend.")
+        self._encode = encoder or self._torch_encoder
         self._token_str = lru_cache(maxsize=65536)(lambda token: self.tokenizer.decode([token]))
         self._torch = torch
+
+    def _torch_encoder(self, input_ids, attention_mask):
+        return self.model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     @property
     def mask_token(self) -> str:
@@ -114,10 +121,8 @@ class Engine:
             attention[row, :len(query.ids)] = 1
         masked = (input_ids == self.mask_id) & attention.bool()
         with torch.inference_mode():
-            if self._sparse is not None:
-                encoder, head = self._sparse
-                hidden = encoder(input_ids=input_ids, attention_mask=attention).last_hidden_state
-                logits = head(hidden[masked])
+            if self._head is not None:
+                logits = self._head(self._encode(input_ids, attention)[masked])
             else:
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits[masked]
             probs = logits.float().softmax(dim=-1)

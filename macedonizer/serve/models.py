@@ -91,14 +91,29 @@ class ServedModel:
     info: dict = field(default_factory=dict)
 
 
-def load(spec: ModelSpec, default: bool = False) -> ServedModel:
-    """Load one model and describe it (names, size, card metadata, eval.json)."""
+def _onnx_encoder(folder: Path, name: str):
+    import torch
+
+    from ..export import ONNX_FILE, OnnxEncoder
+
+    if not (folder / ONNX_FILE).is_file():
+        raise MacedonizerError(f"Model {name!r} has no ONNX export; run `macedonizer export onnx {folder}` first.")
+    return OnnxEncoder(folder / ONNX_FILE, threads=torch.get_num_threads())
+
+
+def load(spec: ModelSpec, default: bool = False, backend: str = "torch") -> ServedModel:
+    """Load one model and describe it (names, size, card metadata, eval.json).
+
+    ``backend`` "onnx" runs the encoder exported by ``macedonizer export onnx`` with ONNX Runtime.
+    """
     folder, repo_id = resolve(spec.source)
-    engine = Engine(FillMask(folder))
+    encoder = _onnx_encoder(folder, spec.name) if backend == "onnx" else None
+    engine = Engine(FillMask(folder), encoder=encoder)
     config = engine.model.config
     info = {
         "name": spec.name,
         "default": default,
+        "backend": backend,
         "repo_id": repo_id,
         "architecture": (config.architectures or [type(engine.model).__name__])[0],
         "parameters": engine.model.num_parameters(),
@@ -113,6 +128,6 @@ def load(spec: ModelSpec, default: bool = False) -> ServedModel:
     return ServedModel(spec.name, engine, info)
 
 
-def load_all(specs: list[ModelSpec]) -> dict[str, ServedModel]:
+def load_all(specs: list[ModelSpec], backend: str = "torch") -> dict[str, ServedModel]:
     """Every named model, loaded, in command-line order (the first is the default)."""
-    return {spec.name: load(spec, default=i == 0) for i, spec in enumerate(specs)}
+    return {spec.name: load(spec, default=i == 0, backend=backend) for i, spec in enumerate(specs)}
