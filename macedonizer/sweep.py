@@ -152,11 +152,6 @@ class Point:
         scaling = "" if self.lr_scaling == "none" else f"-{self.lr_scaling}"
         return f"{self.size.replace('/', '-')}-{self.variant}{scaling}{clip}-wu{self.warmup:g}-lr{self.lr:g}"
 
-    @property
-    def panel(self) -> tuple[str, str, float, float]:
-        """The heatmap panel the run belongs to: everything but size and learning rate."""
-        return self.variant, self.lr_scaling, self.max_grad_norm, self.warmup
-
     def train_config(self, sweep: SweepConfig):
         from .pretrain import TrainConfig
 
@@ -200,7 +195,7 @@ def classify(train_losses: list[float], val_loss: float | None, unigram_loss: fl
     rise = curve[-1] - min(curve)
     if rise > RISE:
         return "diverged", f"the training loss rose {rise:.2f} nats above its best ({min(curve):.2f})"
-    return "plateau", f"validation loss {val_loss:.2f} stays near the unigram loss {unigram_loss:.2f}"
+    return "plateau", f"flat, and validation loss {val_loss:.2f} is not below the unigram loss {unigram_loss:.2f}"
 
 
 def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
@@ -219,30 +214,30 @@ def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
         causes.append("still improving when the budget ended: give it more steps")
     if not diagnostics:
         return "; ".join(causes) or outcome["rule"]
-    logit = max(diagnostics, key=lambda r: _num(r["logit_max"]))
-    if _num(logit["logit_max"]) > 30:
-        causes.append(f"output logits grew to {_num(logit['logit_max']):.0f} (std {_num(logit['logit_std']):.1f}) "
+    logit = max(diagnostics, key=lambda r: float(r["logit_max"]))
+    if float(logit["logit_max"]) > 30:
+        causes.append(f"output logits grew to {float(logit['logit_max']):.0f} (std {float(logit['logit_std']):.1f}) "
                       f"by step {logit['step']}")
     attention = [(e, i, r["step"]) for r in diagnostics[1:] for i, e in enumerate(r["attention_entropy"])
-                 if math.isfinite(_num(e))]
+                 if math.isfinite(float(e))]
     if attention:
         entropy, layer, step = min(attention)
         uniform = math.log(seq_len)
         if entropy < 0.5:
             causes.append(f"attention entropy collapsed to {entropy:.2f} nats in layer {layer} at step {step}")
-        elif min(_num(e) for e in diagnostics[-1]["attention_entropy"]) > 0.9 * uniform:
-            final = [_num(e) for e in diagnostics[-1]["attention_entropy"]]
+        elif min(float(e) for e in diagnostics[-1]["attention_entropy"]) > 0.9 * uniform:
+            final = [float(e) for e in diagnostics[-1]["attention_entropy"]]
             causes.append(f"attention stayed near uniform ({min(final):.2f}–{max(final):.2f} nats of "
                           f"ln {seq_len} = {uniform:.2f}): no layer learned where to look")
     grads = [(r["grad_norm"], r["step"]) for r in diagnostics]
     layers = sorted((k for k in grads[0][0] if k.startswith("layer.")), key=lambda k: int(k.split(".")[1]))
     if len(layers) > 1:
-        ratio, step = max((_num(g[layers[-1]]) / max(_num(g[layers[0]]), 1e-12), s) for g, s in grads[:4])
+        ratio, step = max((float(g[layers[-1]]) / max(float(g[layers[0]]), 1e-12), s) for g, s in grads[:4])
         if ratio > 3 or ratio < 1 / 3:
             warm = "no warm-up" if outcome["warmup"] == 0 else f"warm-up {outcome['warmup']:g}"
             causes.append(f"{outcome['variant']}, {warm}: gradients of the top layer {ratio:.1f}× those of the "
                           f"bottom at step {step}")
-    update = max(((_num(v), k, r["step"]) for r in diagnostics[1:] for k, v in r["update_ratio"].items()
+    update = max(((float(v), k, r["step"]) for r in diagnostics[1:] for k, v in r["update_ratio"].items()
                   if k.startswith("layer.")), default=None)
     if update and update[0] > 0.02:
         causes.append(f"one step moved {update[1]}'s weights by {update[0]:.1%} at step {update[2]} "
@@ -250,10 +245,6 @@ def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
     if outcome["outcome"] == "diverged" and len(causes) == 0:
         causes.append(outcome["rule"])
     return "; ".join(causes) or outcome["rule"]
-
-
-def _num(value) -> float:
-    return float(value) if not isinstance(value, str) else float("nan") if value == "nan" else float(value)
 
 
 def _pct(value) -> str:
@@ -359,14 +350,14 @@ def _train_point(data_inputs: list[str], tokenizer_dir: str, run_dir: str, point
                  RunConfig(device=config.device, progress=False, resume=True))
     except TrainingDiverged as exc:
         nan_step = exc.step
-    outcome = _judge(run_dir, point, config, nan_step)
+    outcome = _judge(run_dir, point, nan_step)
     _write_atomic(run_dir / OUTCOME_FILE, json.dumps(outcome, indent=2))
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # optimizer states: only needed to resume
     return outcome
 
 
-def _judge(run_dir: Path, point: Point, config: SweepConfig, nan_step: int | None) -> dict:
-    """The outcome record of a finished (or NaN-stopped) run."""
+def _judge(run_dir: Path, point: Point, nan_step: int | None) -> dict:
+    """The outcome record of a finished (or NaN-stopped) run, from the files it wrote."""
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
                if line.strip()]
     train = [r for r in records if r["split"] == "train"]
@@ -386,7 +377,7 @@ def _judge(run_dir: Path, point: Point, config: SweepConfig, nan_step: int | Non
         "steps": evaluation["steps"] if evaluation else nan_step,
         "seconds": evaluation["seconds"] if evaluation else None, "nan_step": nan_step,
     }
-    result["cause"] = explain(result, read_diagnostics(run_dir), config.seq_len)
+    result["cause"] = explain(result, read_diagnostics(run_dir), training["train"]["seq_len"])
     return result
 
 
@@ -411,10 +402,15 @@ COLOURS = {"learned": "#4caf50", "plateau": "#ffb300", "diverged": "#e53935", "u
 
 
 def load_outcomes(out: str | os.PathLike) -> list[dict]:
-    """The outcome records of every finished run in a sweep folder."""
+    """The outcome of every finished run in a sweep folder, judged again by the current rules."""
     runs = Path(out) / "runs"
     paths = sorted(runs.glob(f"*/{OUTCOME_FILE}")) if runs.is_dir() else []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    outcomes = []
+    for path in paths:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        point = Point(**{f.name: saved[f.name] for f in fields(Point)})
+        outcomes.append(_judge(path.parent, point, saved["nan_step"]))
+    return outcomes
 
 
 def write_report(out: str | os.PathLike) -> None:
