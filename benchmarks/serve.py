@@ -8,10 +8,14 @@ and measures latency p50/p95 and throughput. The reference is
 the same sentences; macedonizer's engine called in-process one by one is
 shown too, so the cost of HTTP itself can be read off.
 
-Targets: p50 of the server at one client at most 1.10 × the pipeline's p50;
-throughput at 8 clients at least 2 × the pipeline's one-by-one throughput.
+The measurements take turns (``--rounds``), so that other work on a shared
+machine weighs on all of them alike. Targets: p50 of the server at one
+client at most 1.10 × the pipeline's p50; throughput at 8 clients at least
+2 × the pipeline's one-by-one throughput.
 
-    python benchmarks/serve.py --model build/models/mini
+    pip install -e '.[serve]'
+    python benchmarks/serve.py --model build/models/mini --threads 1
+    macedonizer export onnx build/models/mini && python benchmarks/serve.py --model build/models/mini --backend onnx
 """
 
 from __future__ import annotations
@@ -125,6 +129,9 @@ def main() -> None:
                              "falls on all of them alike.")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads on both sides (default: torch's).")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                        help="The service's backend, for the server and the in-process engine alike "
+                             "(onnx needs `macedonizer export onnx MODEL`).")
     parser.add_argument("--server-args", default="", help="Extra `macedonizer serve` options, e.g. '--max-batch 16'.")
     parser.add_argument("--json", dest="json_out", default=None, help="Also write the figures to this file.")
     args = parser.parse_args()
@@ -133,20 +140,21 @@ def main() -> None:
     from transformers import pipeline
     from transformers.utils import logging as hf_logging
 
-    from macedonizer.inference import FillMask
-    from macedonizer.serve.engine import Engine, Query
+    from macedonizer.serve.engine import Query
+    from macedonizer.serve.models import ModelSpec, load
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     if args.threads:
         torch.set_num_threads(args.threads)
     texts = sentences(args.requests)
-    print(f"{args.model}: {len(texts)} sample sentences, top_k {args.top_k}, {args.rounds} rounds; "
+    print(f"{args.model} ({args.backend} backend): {len(texts)} sample sentences, top_k {args.top_k}, "
+          f"{args.rounds} rounds; "
           f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}, "
           f"torch {torch.__version__} with {torch.get_num_threads()} threads")
     reference = pipeline("fill-mask", model=args.model)
-    engine = Engine(FillMask(args.model))
-    server, port = start_server(args.model, args.server_args.split(), args.threads)
+    engine = load(ModelSpec("bench", args.model), backend=args.backend).engine
+    server, port = start_server(args.model, ["--backend", args.backend, *args.server_args.split()], args.threads)
     runs = {
         "pipeline in-process, one by one": lambda chunk: one_by_one(lambda t: reference(t, top_k=args.top_k), chunk),
         "engine in-process, one by one": lambda chunk: one_by_one(

@@ -60,7 +60,8 @@ def export_onnx(model_dir: str | os.PathLike) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForMaskedLM.from_pretrained(model_dir).eval()
     except OSError as exc:
-        raise MacedonizerError(f"Cannot load the model in {model_dir}: {str(exc).strip().splitlines()[0]}") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MacedonizerError(f"Cannot load the model in {model_dir}: {first_line}") from None
     encoder = _encoder_module(model)
     # Two texts of different lengths, so that padding and its attention mask are part of the trace.
     example = tokenizer(["Скопје е главен [MASK] на Македонија.", "Утре ќе одам на [MASK]."],

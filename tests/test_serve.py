@@ -312,7 +312,8 @@ def test_concurrent_http_requests_share_a_forward_pass(tiny_model, pipe, monkeyp
     monkeypatch.setattr(model.engine, "predict", held)
     app = create_app({"mk": model})
     batcher = app.state.batchers["mk"]
-    texts = [f"{word} ќе одам на [MASK]." for word in ("Утре", "Денес", "Вчера", "Сега", "Пак", "Тогаш", "Потоа", "Јас")]
+    words = ("Утре", "Денес", "Вчера", "Сега", "Пак", "Тогаш", "Потоа", "Јас")
+    texts = [f"{word} ќе одам на [MASK]." for word in words]
 
     def post(base, text):
         request = urllib.request.Request(f"{base}/fill-mask", data=json.dumps({"inputs": text}).encode(),
@@ -380,7 +381,8 @@ def test_cli_user_errors_are_one_sentence(tiny_model, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if the serve extra were not installed
     result = CliRunner().invoke(main, ["serve", "--model", str(tiny_model)])
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: The HTTP service needs FastAPI and uvicorn: pip install 'macedonizer[serve]'."
+    assert result.output.strip() == \
+        "Error: The HTTP service needs FastAPI and uvicorn: pip install 'macedonizer[serve]'."
 
 
 def test_cli_serves_a_built_model_until_interrupted(tiny_model):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import torch
 
 from ..errors import MacedonizerError
 from ..inference import FillMask
@@ -63,8 +64,6 @@ class Engine:
 
     def __init__(self, fill: FillMask, encoder=None):
         """``encoder`` replaces the model's own encoder (for ONNX Runtime); it needs a BERT or RoBERTa head."""
-        import torch
-
         pipe = fill.pipeline
         self._fill = fill
         self.tokenizer = pipe.tokenizer
@@ -83,7 +82,6 @@ class Engine:
                                    "an exported encoder; serve it with the torch backend.")
         self._encode = encoder or self._torch_encoder
         self._token_str = lru_cache(maxsize=65536)(lambda token: self.tokenizer.decode([token]))
-        self._torch = torch
 
     def _torch_encoder(self, input_ids, attention_mask):
         return self.model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -97,7 +95,8 @@ class Engine:
         try:
             text = self._fill.prepare(text)
         except MacedonizerError:
-            raise RequestError(422, f"The text has no mask token ({self.mask_token} or <mask>): {text[:80]!r}") from None
+            raise RequestError(422, f"The text has no mask token ({self.mask_token} or <mask>): "
+                                    f"{text[:80]!r}") from None
         ids = tuple(self.tokenizer(text)["input_ids"])
         if len(ids) > self.max_tokens:
             raise RequestError(413, f"A text is {len(ids)} tokens long; this model reads at most {self.max_tokens}.")
@@ -112,7 +111,6 @@ class Engine:
 
     def predict(self, queries: list[Query]) -> list:
         """The pipeline-shaped answer of each query: a list of predictions, or one list per mask."""
-        torch = self._torch
         width = max(len(q.ids) for q in queries)
         input_ids = torch.full((len(queries), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(queries), width), dtype=torch.long)
