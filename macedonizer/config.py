@@ -45,15 +45,7 @@ class ModelSize:
         """A transformers ``BertConfig`` of this shape."""
         from transformers import BertConfig
 
-        return BertConfig(
-            vocab_size=vocab_size,
-            hidden_size=self.hidden,
-            num_hidden_layers=self.layers,
-            num_attention_heads=self.heads,
-            intermediate_size=self.intermediate,
-            max_position_embeddings=MAX_POSITIONS,
-            **overrides,
-        )
+        return BertConfig(**self._shape(vocab_size), max_position_embeddings=MAX_POSITIONS, **overrides)
 
     def pre_ln_config(self, vocab_size: int, pad_token_id: int, **overrides):
         """A transformers ``RobertaPreLayerNormConfig`` of this shape: the pre-LayerNorm variant.
@@ -63,17 +55,14 @@ class ModelSize:
         """
         from transformers import RobertaPreLayerNormConfig
 
-        return RobertaPreLayerNormConfig(
-            vocab_size=vocab_size,
-            hidden_size=self.hidden,
-            num_hidden_layers=self.layers,
-            num_attention_heads=self.heads,
-            intermediate_size=self.intermediate,
-            max_position_embeddings=MAX_POSITIONS + pad_token_id + 1,
-            type_vocab_size=2,
-            pad_token_id=pad_token_id,
-            **overrides,
-        )
+        return RobertaPreLayerNormConfig(**self._shape(vocab_size),
+                                         max_position_embeddings=MAX_POSITIONS + pad_token_id + 1,
+                                         type_vocab_size=2, pad_token_id=pad_token_id, **overrides)
+
+    def _shape(self, vocab_size: int) -> dict:
+        """The transformers config fields that say this shape."""
+        return {"vocab_size": vocab_size, "hidden_size": self.hidden, "num_hidden_layers": self.layers,
+                "num_attention_heads": self.heads, "intermediate_size": self.intermediate}
 
     def parameters(self, vocab_size: int) -> int:
         """Parameters of ``BertForMaskedLM`` of this shape (tied output embeddings)."""
