@@ -56,8 +56,8 @@ class Probe:
         self.groups: dict[str, list[tuple[str, torch.nn.Parameter]]] = {}
         for name, param in model.named_parameters():
             self.groups.setdefault(layer_group(name), []).append((name, param))
-        self.attention = [(layer.attention.self.query, layer.attention.self.key, layer.attention.self.num_attention_heads)
-                          for layer in encoder.encoder.layer]
+        self.attention = [(layer.attention.self.query, layer.attention.self.key,
+                           layer.attention.self.num_attention_heads) for layer in encoder.encoder.layer]
         self.file = open(path, "a", encoding="utf-8")
         self._record: dict = {}
         self._before: dict = {}
@@ -95,12 +95,12 @@ class Probe:
     def _probe(self) -> dict:
         import torch
 
-        captured: dict[int, dict[str, torch.Tensor]] = {}
+        captured: dict[tuple[int, str], torch.Tensor] = {}
         handles = []
         for index, (query, key, _) in enumerate(self.attention):
             for name, module in (("q", query), ("k", key)):
                 handles.append(module.register_forward_hook(
-                    lambda _m, _i, output, index=index, name=name: captured.setdefault(index, {}).__setitem__(name, output)))
+                    lambda _m, _i, output, where=(index, name): captured.__setitem__(where, output)))
         was_training = self.model.training
         self.model.eval()
         try:
@@ -115,7 +115,7 @@ class Probe:
         keys_valid = self.attention_mask.bool()[:, None, None, :]  # batch, head, query, key
         queries_valid = self.attention_mask.bool()[:, None, :]
         for index, (_, _, heads) in enumerate(self.attention):
-            q, k = (captured[index][n].float() for n in ("q", "k"))
+            q, k = (captured[index, n].float() for n in ("q", "k"))
             batch, seq, width = q.shape
             q = q.view(batch, seq, heads, width // heads).transpose(1, 2)
             k = k.view(batch, seq, heads, width // heads).transpose(1, 2)

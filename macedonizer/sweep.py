@@ -569,7 +569,8 @@ def _markdown(outcomes, sizes, lrs, panels, recommendation) -> str:
     lines += ["", "## Recommended", ""]
     for size, r in recommendation["sizes"].items():
         lines.append(f"- {size}: lr {r['lr']:g}, warm-up {r['warmup']:g}, {r['variant']}, lr scaling "
-                     f"{r['lr_scaling']} (val {r['validation_loss']:.3f} vs unigram {r['unigram_loss']:.3f}; run {r['run']})")
+                     f"{r['lr_scaling']} (val {r['validation_loss']:.3f} vs unigram {r['unigram_loss']:.3f}; "
+                     f"run {r['run']})")
     for size, why in recommendation["unlearned"].items():
         lines.append(f"- {size}: no learned run ({why})")
     return "\n".join(lines) + "\n"
