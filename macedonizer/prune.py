@@ -32,8 +32,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .errors import MacedonizerError
 
 STRATEGIES = ("top", "bottom", "alternate", "symmetric")
