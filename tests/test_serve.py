@@ -23,7 +23,7 @@ from macedonizer.errors import MacedonizerError  # noqa: E402
 from macedonizer.serve import bind  # noqa: E402
 from macedonizer.serve.app import create_app  # noqa: E402
 from macedonizer.serve.batcher import MicroBatcher, QueueFull  # noqa: E402
-from macedonizer.serve.engine import Limits  # noqa: E402
+from macedonizer.serve.engine import Limits, Query, _length_groups  # noqa: E402
 from macedonizer.serve.models import load_all, parse_specs  # noqa: E402
 from tests.serve_server import running  # noqa: E402
 
@@ -201,6 +201,20 @@ def test_model_specs(tiny_model):
 
 
 # --- batching -------------------------------------------------------------------------------------
+
+
+def test_a_batch_answers_as_each_text_would_alone(models):
+    engine = models["mk"].engine
+    texts = [ONE, TWO, "[MASK] " + "многу долга реченица " * 12, OTHER, "[MASK]."]
+    queries = [Query(engine.encode(text), 3) for text in texts]
+    _same(engine.predict(queries), [engine.predict([query])[0] for query in queries])
+
+
+def test_texts_of_similar_length_share_a_pass():
+    assert _length_groups([10, 40, 11, 12, 41]) == [[0, 2, 3], [1, 4]]
+    assert _length_groups([7] * 5) == [[0, 1, 2, 3, 4]]
+    assert _length_groups([5]) == [[0]]
+
 
 
 class Recorder:

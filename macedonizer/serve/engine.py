@@ -110,7 +110,18 @@ class Engine:
             raise RequestError(422, "None of the targets is in the model's vocabulary.") from None
 
     def predict(self, queries: list[Query]) -> list:
-        """The pipeline-shaped answer of each query: a list of predictions, or one list per mask."""
+        """The pipeline-shaped answer of each query: a list of predictions, or one list per mask.
+
+        Texts of similar length share a forward pass; a text much longer than the others gets
+        its own, rather than making them all compute on padding.
+        """
+        answers: list = [None] * len(queries)
+        for group in _length_groups([len(q.ids) for q in queries]):
+            for i, answer in zip(group, self._predict_padded([queries[i] for i in group])):
+                answers[i] = answer
+        return answers
+
+    def _predict_padded(self, queries: list[Query]) -> list:
         width = max(len(q.ids) for q in queries)
         input_ids = torch.full((len(queries), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(queries), width), dtype=torch.long)
@@ -149,3 +160,18 @@ class Engine:
                             "sequence": self.tokenizer.decode(tokens, skip_special_tokens=single_mask)})
             result.append(row)
         return result[0] if single_mask else result
+
+
+def _length_groups(lengths: list[int], max_padding: float = 0.25) -> list[list[int]]:
+    """Indices grouped by length so that padding stays under ``max_padding`` of each group's tokens."""
+    groups: list[list[int]] = []
+    group: list[int] = []
+    tokens = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # In ascending order, the newcomer is the longest: the group would be padded to its length.
+        if group and lengths[i] * (len(group) + 1) > (1 + max_padding) * (tokens + lengths[i]):
+            groups.append(group)
+            group, tokens = [], 0
+        group.append(i)
+        tokens += lengths[i]
+    return groups + [group]
