@@ -160,10 +160,25 @@ def read(path: str | None, overrides: tuple[str, ...] = (), sizes: str | None = 
     for item in overrides:
         _apply_override(table, item)
     if sizes is not None:
-        table.setdefault("build", {})["sizes"] = [s.strip() for s in sizes.split(",") if s.strip()]
+        _select_sizes(table, [s.strip() for s in sizes.split(",") if s.strip()])
     if push_namespace is not None:
         table.setdefault("push", {})["namespace"] = push_namespace
     return from_table(table, source, base=Path(path).resolve().parent)
+
+
+def _select_sizes(table: dict, sizes: list[str]) -> None:
+    """``--sizes``: build only these; per-size tables and derived members of the others are left out."""
+    table.setdefault("build", {})["sizes"] = sizes
+    per_size = table.get("pretrain", {}).get("size")
+    if isinstance(per_size, dict):
+        table["pretrain"]["size"] = {k: v for k, v in per_size.items() if k in sizes}
+    if isinstance(table.get("derive"), list):
+        kept, names = [], set(sizes)
+        for row in table["derive"]:
+            if isinstance(row, dict) and row.get("parent") in names:
+                kept.append(row)
+                names.add(row.get("name"))
+        table["derive"] = kept
 
 
 def _apply_override(table: dict, item: str) -> None:

@@ -99,6 +99,16 @@ def test_the_production_example_is_valid_and_round_trips(tmp_path):
     assert resolved_table(again) == resolved_table(config)
 
 
+def test_sizes_narrows_a_config_to_those_sizes_and_their_derived_members():
+    from macedonizer.buildconfig import configs_dir
+
+    config = read(str(configs_dir() / "production.toml"), sizes="tiny,base")
+    assert list(config.pretrain) == ["tiny", "base"] and [d.name for d in config.derive] == ["base-L8"]
+    assert config.pretrain["base"].batch_size == 512  # its own table still applies
+    config = read(str(configs_dir() / "production.toml"), sizes="tiny")
+    assert list(config.pretrain) == ["tiny"] and config.derive == ()
+
+
 def test_per_size_tables_override_and_a_size_budget_replaces_the_shared_one():
     config = from_table({
         "build": {"sizes": ["tiny", "mini"]},
