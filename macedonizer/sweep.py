@@ -222,13 +222,16 @@ def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
                  if math.isfinite(float(e))]
     if attention:
         entropy, layer, step = min(attention)
-        uniform = math.log(seq_len)
         if entropy < 0.5:
             causes.append(f"attention entropy collapsed to {entropy:.2f} nats in layer {layer} at step {step}")
-        elif min(float(e) for e in diagnostics[-1]["attention_entropy"]) > 0.9 * uniform:
-            final = [float(e) for e in diagnostics[-1]["attention_entropy"]]
-            causes.append(f"attention stayed near uniform ({min(final):.2f}–{max(final):.2f} nats of "
-                          f"ln {seq_len} = {uniform:.2f}): no layer learned where to look")
+        final = [float(e) for e in diagnostics[-1]["attention_entropy"]]
+        uniform = math.log(seq_len)
+        still = [i for i, e in enumerate(final) if e > 0.9 * uniform]
+        if still:
+            which = "no layer learned where to look" if len(still) == len(final) else \
+                f"layer{'s' if len(still) > 1 else ''} {', '.join(map(str, still))} did not learn where to look"
+            causes.append(f"attention stayed near uniform ({min(final[i] for i in still):.2f}–"
+                          f"{max(final[i] for i in still):.2f} nats of ln {seq_len} = {uniform:.2f}): {which}")
     grads = [(r["grad_norm"], r["step"]) for r in diagnostics]
     layers = sorted((k for k in grads[0][0] if k.startswith("layer.")), key=lambda k: int(k.split(".")[1]))
     if len(layers) > 1:
@@ -237,7 +240,7 @@ def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
             warm = "no warm-up" if outcome["warmup"] == 0 else f"warm-up {outcome['warmup']:g}"
             causes.append(f"{outcome['variant']}, {warm}: gradients of the top layer {ratio:.1f}× those of the "
                           f"bottom at step {step}")
-    update = max(((float(v), k, r["step"]) for r in diagnostics[1:] for k, v in r["update_ratio"].items()
+    update = max(((float(v), k, r["step"]) for r in diagnostics for k, v in r["update_ratio"].items()
                   if k.startswith("layer.")), default=None)
     if update and update[0] > 0.02:
         causes.append(f"one step moved {update[1]}'s weights by {update[0]:.1%} at step {update[2]} "

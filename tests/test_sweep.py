@@ -74,7 +74,9 @@ def test_causes_are_named_with_numbers():
     text = explain(plateau, records, seq_len=32)
     assert "plateau at the unigram loss (6.31 vs 6.30; masked accuracy 4.0% vs unigram 4.0%)" in text
     assert "post-ln, no warm-up: gradients of the top layer 40.0× those of the bottom at step 1" in text
-    assert "attention stayed near uniform (3.45–3.46 nats of ln 32 = 3.47)" in text
+    assert "attention stayed near uniform (3.45–3.46 nats of ln 32 = 3.47): no layer learned where to look" in text
+    records[-1]["attention_entropy"] = [1.2, 3.46]
+    assert "(3.46–3.46 nats of ln 32 = 3.47): layer 1 did not learn where to look" in explain(plateau, records, 32)
     diverged = {**plateau, "outcome": "diverged", "validation_loss": None}
     records = [diag(1, 1, 1), diag(20, 1, 1, entropy=(0.1, 2.0), logit=80.0, update=0.05)]
     text = explain(diverged, records, seq_len=32)
