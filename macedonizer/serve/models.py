@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MacedonizerError
@@ -88,7 +88,7 @@ class ServedModel:
 
     name: str
     engine: Engine
-    info: dict = field(default_factory=dict)
+    info: dict
 
 
 def _onnx_encoder(folder: Path, name: str):
