@@ -68,13 +68,6 @@ class Method:
             return f"drop:{self.strategy}:{self.count}"
         return f"sparsity:{self.sparsity:g}:{self.scope}"
 
-    @property
-    def slug(self) -> str:
-        """A name part for the derived model: ``drop-top-2``, ``sparse-50-global``."""
-        if self.kind == "drop":
-            return f"drop-{self.strategy}-{self.count}"
-        return f"sparse-{100 * self.sparsity:.4g}-{self.scope}"
-
     def describe(self, layers: int) -> str:
         """What was done, in words, for a model of ``layers`` layers."""
         if self.kind == "sparsity":
@@ -124,7 +117,7 @@ def kept_layers(strategy: str, count: int, layers: int) -> list[int]:
         "top": range(layers - count, layers),
         "bottom": range(count),
         "alternate": range(layers - 1, -1, -2)[:count],
-        "symmetric": range((layers - count) // 2, (layers - count) // 2 + count),
+        "symmetric": range((layers - count) // 2, (layers - count) // 2 + count),  # odd rest: one more on top
     }[strategy]
     return [i for i in range(layers) if i not in dropped]
 
@@ -322,7 +315,7 @@ def derive(parent_dir, out_dir, method: str, *, data_inputs: list[str] | None = 
                                       data.token_counts, seed=train["seed"])
 
         parent_scores, child_scores = score(model), score(child)
-        name = f"{parent_config['size']['name']}-{parsed.slug}"
+        name = out.resolve().name  # as for trained sizes, the folder names the model
         shape = {**parent_config["size"], "layers": child.config.num_hidden_layers, "name": name}
         parameters = _parameters(child)
         sparsity = {"target": parsed.sparsity, "scope": parsed.scope, **sparsity_of(child)} if masks else None
@@ -482,6 +475,7 @@ def _plot(data: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     parent = data["parent"]
     accuracy, unigram = parent["scores"]["masked_accuracy"], parent["scores"]["unigram_accuracy"]
@@ -491,6 +485,7 @@ def _plot(data: dict, path: Path) -> None:
         if points:
             left.plot(*zip(*points, (parent["layers"], accuracy)), "o-", label=strategy)
     left.set_xlabel("layers kept")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_ylabel("masked-token accuracy")
     left.set_title("Layer dropping")
     for scope in SCOPES:

@@ -70,7 +70,7 @@ def test_bad_methods_are_one_clear_sentence(spec, message):
 
 def test_sparsity_parses_with_a_default_scope():
     assert str(parse_method("sparsity:0.5")) == "sparsity:0.5:global"
-    assert parse_method("sparsity:0.25:layer").slug == "sparse-25-layer"
+    assert str(parse_method(" Sparsity:0.25:LAYER ")) == "sparsity:0.25:layer"
 
 
 @pytest.mark.parametrize("spec, kept", [("drop:top:2", [0, 1]), ("drop:bottom:1", [1, 2, 3]),
@@ -90,7 +90,7 @@ def test_dropping_layers_writes_a_smaller_standard_model(parent, spec, kept):
     manifest = json.loads((out / "prune.json").read_text())
     evaluation, parent_eval = (json.loads((d / "eval.json").read_text()) for d in (out, parent_dir))
     assert manifest["method"] == spec and manifest["layers_kept"] == kept and manifest["sparsity"] is None
-    assert manifest["parent"]["name"] == "L4-H32"
+    assert manifest["parent"]["name"] == "L4-H32" and evaluation["size"] == out.name
     assert manifest["validation"]["parent"] == parent_eval["validation"]  # the same text, the same masks
     assert manifest["validation"]["retained_accuracy"] == pytest.approx(
         evaluation["validation"]["masked_accuracy"] / parent_eval["validation"]["masked_accuracy"], abs=1e-4)
