@@ -218,6 +218,11 @@ def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
     if float(logit["logit_max"]) > 30:
         causes.append(f"output logits grew to {float(logit['logit_max']):.0f} (std {float(logit['logit_std']):.1f}) "
                       f"by step {logit['step']}")
+    attention_logit = max(((float(m), i, r["step"]) for r in diagnostics
+                           for i, m in enumerate(r["attention_logit_max"])), default=None)
+    if attention_logit and attention_logit[0] > 100:
+        causes.append(f"attention logits grew to {attention_logit[0]:.0f} in layer {attention_logit[1]} "
+                      f"by step {attention_logit[2]}")
     attention = [(e, i, r["step"]) for r in diagnostics[1:] for i, e in enumerate(r["attention_entropy"])
                  if math.isfinite(float(e))]
     if attention:

@@ -81,7 +81,9 @@ def test_causes_are_named_with_numbers():
     records = [diag(1, 1, 1), diag(20, 1, 1, entropy=(0.1, 2.0), logit=80.0, update=0.05)]
     text = explain(diverged, records, seq_len=32)
     assert "output logits grew to 80" in text and "attention entropy collapsed to 0.10 nats in layer 0" in text
-    assert "moved layer.1's weights by 5.0%" in text
+    assert "moved layer.1's weights by 5.0%" in text and "attention logits" not in text
+    records[-1]["attention_logit_max"] = [1.0, 1123.0]
+    assert "attention logits grew to 1123 in layer 1 by step 20" in explain(diverged, records, 32)
     assert explain({**plateau, "outcome": "learned"}, records, 32) == ""
 
 
