@@ -49,7 +49,11 @@ def test_each_kind_of_curve_gets_its_outcome():
     assert classify(falling(8, 5.5), 5.6, UNIGRAM, START)[0] == "learned"
     flat = falling(8, UNIGRAM, 10) + [UNIGRAM + 0.02 * (-1) ** i for i in range(30)]
     assert classify(flat, UNIGRAM + 0.01, UNIGRAM, START) == (
-        "plateau", f"flat, and validation loss {UNIGRAM + 0.01:.2f} is not below the unigram loss {UNIGRAM:.2f}")
+        "plateau", f"flat, and validation loss {UNIGRAM + 0.01:.2f} is not clearly below the unigram loss {UNIGRAM:.2f}")
+    # Below the unigram loss but no better at guessing: not learned; better at both: learned.
+    assert classify(flat, UNIGRAM - 0.2, UNIGRAM, START, accuracy=0.045, unigram_accuracy=0.04)[0] == "plateau"
+    assert classify(flat, UNIGRAM - 0.06, UNIGRAM, START, accuracy=0.06, unigram_accuracy=0.04)[0] == "learned"
+    assert classify(flat, UNIGRAM - 0.04, UNIGRAM, START, accuracy=0.06, unigram_accuracy=0.04)[0] == "plateau"
     assert classify(falling(8, 6.5)[:10], float("nan"), UNIGRAM, START, nan_step=11) == (
         "diverged", "the loss became NaN/inf at step 11")
     assert classify(falling(8, 7), 7.5, UNIGRAM, 7.2)[0] == "diverged"  # worse than where it started
