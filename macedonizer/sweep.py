@@ -195,7 +195,7 @@ def classify(train_losses: list[float], val_loss: float | None, unigram_loss: fl
     beats_accuracy = accuracy is None or unigram_accuracy is None or accuracy >= unigram_accuracy + ACCURACY_MARGIN
     if val_loss <= unigram_loss - LEARN_MARGIN and beats_accuracy:
         return "learned", f"validation loss {val_loss:.2f} ≤ unigram {unigram_loss:.2f} − {LEARN_MARGIN}" + (
-            f", masked accuracy {accuracy:.1%} ≥ unigram {unigram_accuracy:.1%} + {ACCURACY_MARGIN:.0%}"
+            f", masked accuracy {accuracy:.1%} ≥ unigram {unigram_accuracy:.1%} + {ACCURACY_MARGIN * 100:g} point"
             if accuracy is not None and unigram_accuracy is not None else "")
     finite = [x for x in train_losses if math.isfinite(x)]
     if len(finite) < MIN_POINTS:
@@ -574,7 +574,7 @@ def _markdown(outcomes, sizes, lrs, panels, recommendation) -> str:
              f"Outcomes: " + ", ".join(f"{sum(o['outcome'] == k for o in outcomes)} {k}" for k in OUTCOMES) + ".",
              "", "Cells: outcome and final validation loss. A run learned when its validation loss is at least "
              f"{LEARN_MARGIN} nats below the unigram loss and its masked accuracy at least "
-             f"{ACCURACY_MARGIN:.0%} above the unigram accuracy.", ""]
+             f"{ACCURACY_MARGIN * 100:g} percentage point above the unigram accuracy.", ""]
     for key, panel in panels.items():
         lines += [f"## {_panel_title(key)}", "", "| size | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
                   "|---" * (len(lrs) + 1) + "|"]
