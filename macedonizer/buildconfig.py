@@ -126,8 +126,6 @@ class BuildConfig:
     eval: EvalSection = field(default_factory=EvalSection)
     card: CardSection = field(default_factory=CardSection)
     push: PushSection = field(default_factory=PushSection)
-    raw: dict = field(default_factory=dict, repr=False)
-    """The merged table the config was read from (for ``--print-config``)."""
 
     @property
     def family(self) -> list[str]:
@@ -251,7 +249,7 @@ def from_table(table: dict, source: str = "config", base: Path | None = None) ->
     _check_push(push, [*pretrain, *(d.name for d in derive)], source)
     return BuildConfig(source=source, build=build, corpus=corpus, clean=clean, tokenizer=tokenizer,
                        pretrain=pretrain, auto_lr=auto_lr, sweep=sweep, derive=derive, eval=evaluation, card=card,
-                       push=push, raw=table)
+                       push=push)
 
 
 def _relative(path: str, base: Path | None) -> str:
