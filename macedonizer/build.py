@@ -32,6 +32,7 @@ import click
 
 from .buildconfig import BuildConfig
 from .errors import MacedonizerError
+from .files import read_json, write_text_atomic
 
 MANIFESTS = "manifests"
 
@@ -53,10 +54,7 @@ class Manifests:
         return self.folder / (re.sub(r"[^\w.-]", "-", stage) + ".json")
 
     def get(self, stage: str) -> dict | None:
-        try:
-            return json.loads(self._path(stage).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return None
+        return read_json(self._path(stage))
 
     def run_id(self, stage: str) -> str | None:
         record = self.get(stage)
@@ -64,10 +62,7 @@ class Manifests:
 
     def write(self, stage: str, record: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(stage)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(self._path(stage), json.dumps(record, indent=2, default=str))
 
 
 @dataclass
@@ -305,9 +300,7 @@ class Build:
             texts = evaluate_text(model_dir, list(self.config.eval.texts), seq_len=self.config.eval.seq_len)
         record = {"fill_check": {"text": example, "top": top["token_str"], "score": round(top["score"], 4)},
                   "texts": texts}
-        tmp = model_dir / ".heldout.json.tmp"
-        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, model_dir / "heldout.json")
+        write_text_atomic(model_dir / "heldout.json", json.dumps(record, indent=2, ensure_ascii=False))
         scored = "".join(f"; {text}: accuracy {r['masked_accuracy']:.1%} (unigram {r['unigram_accuracy']:.1%})"
                          for text, r in texts.items())
         return f"loads with transformers, fills {top['token_str']!r}{scored}"
@@ -340,7 +333,7 @@ class Build:
         rows = []
         for name in self.config.family:
             directory = self.model_dir(name)
-            evaluation = _read_json(directory / "eval.json") or {}
+            evaluation = read_json(directory / "eval.json") or {}
             validation = evaluation.get("validation", {})
             push_record = self.manifests.get(f"push {name}") or {}
             url = push_record.get("result", "") if str(push_record.get("result", "")).startswith("http") else ""
@@ -356,7 +349,7 @@ class Build:
 
 def learned(model_dir: Path) -> bool:
     """Beats the unigram baseline on held-out validation text, in loss and in accuracy."""
-    validation = (_read_json(model_dir / "eval.json") or {}).get("validation")
+    validation = (read_json(model_dir / "eval.json") or {}).get("validation")
     return bool(validation) and (validation["loss"] < validation["unigram_loss"]
                                  and validation["masked_accuracy"] > validation["unigram_accuracy"])
 
@@ -396,10 +389,7 @@ def run(config: BuildConfig, out: str | os.PathLike, force: bool = False, push: 
     seconds = time.time() - started
     record = {"config": resolved_table(config), "stages": stages, "models": rows, "seconds": round(seconds, 1),
               "finished": _now()}
-    path = Path(out) / "build.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(Path(out) / "build.json", json.dumps(record, indent=2, ensure_ascii=False))
     print_summary(rows, seconds)
     return record
 
@@ -420,13 +410,6 @@ def run_pretrain_job(path: str) -> None:
 
 def _plain(obj):
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def _scores(model_dir: Path) -> str:

@@ -13,13 +13,13 @@ widget, model-index). Local paths never appear in it.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import re
 from importlib import resources
 from pathlib import Path
 
 from .errors import MacedonizerError
+from .files import read_json, read_jsonl
 
 EXAMPLES = [
     "Скопје е главен {mask} на Северна Македонија.",
@@ -28,13 +28,6 @@ EXAMPLES = [
 ]
 SPDX_LICENCES = {"apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "bsd-3-clause",
                  "gpl-3.0", "lgpl-3.0", "openrail", "other"}
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def _percent(value: float | None) -> str:
@@ -56,8 +49,8 @@ def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: 
     for sibling in sorted(model_dir.resolve().parent.iterdir()):
         if members is not None and sibling.name not in members and sibling.resolve() != model_dir.resolve():
             continue
-        evaluation = _read_json(sibling / "eval.json")
-        config = _read_json(sibling / "training_config.json")
+        evaluation = read_json(sibling / "eval.json")
+        config = read_json(sibling / "training_config.json")
         if not evaluation or not config:
             continue
         shape = config["size"]
@@ -80,13 +73,13 @@ def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: 
 
 def _derived_from(model_dir: Path) -> str | None:
     """``drop:top:2 of mini`` for a model derived by `macedonizer prune` (its prune.json), else None."""
-    manifest = _read_json(model_dir / "prune.json")
+    manifest = read_json(model_dir / "prune.json")
     return f"{manifest['method']} of {manifest['parent']['name']}" if manifest else None
 
 
 def _derivation(model_dir: Path, family_repos: dict[str, str] | None) -> dict | None:
     """Parent, method and retained accuracy of a model derived by `macedonizer prune`, for its card."""
-    manifest = _read_json(model_dir / "prune.json")
+    manifest = read_json(model_dir / "prune.json")
     if not manifest:
         return None
     parent, validation = manifest["parent"], manifest["validation"]
@@ -108,7 +101,7 @@ def _cleaning(inputs: list[str]) -> tuple[dict | None, list[str], list[str]]:
     datasets: list[str] = []
     cleaning = None
     for item in inputs:
-        report = _read_json(Path(item) / "report.json") if Path(item).is_dir() else None
+        report = read_json(Path(item) / "report.json") if Path(item).is_dir() else None
         names = report["inputs"] if report else [item]
         for name in names:
             if name.startswith("corpus:"):
@@ -144,8 +137,7 @@ def _loss_curve(model_dir: Path, unigram_loss: float, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = read_jsonl(model_dir / "metrics.jsonl")
     train = [(r["tokens"], r["loss"]) for r in rows if r["split"] == "train"]
     val = [(r["tokens"], r["loss"]) for r in rows if r["split"] == "val"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
@@ -174,9 +166,9 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     model_dir = Path(model_dir)
-    evaluation = _read_json(model_dir / "eval.json")
-    config = _read_json(model_dir / "training_config.json")
-    tokenizer_config = _read_json(model_dir / "tokenizer_config.json")
+    evaluation = read_json(model_dir / "eval.json")
+    config = read_json(model_dir / "training_config.json")
+    tokenizer_config = read_json(model_dir / "tokenizer_config.json")
     if not evaluation or not config or not tokenizer_config:
         raise MacedonizerError(
             f"{model_dir} is not a model trained by `macedonizer pretrain` (eval.json, training_config.json "
@@ -193,7 +185,7 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     size_name = shape["name"]
     model_name = repo_id.split("/")[-1] if repo_id else model_dir.resolve().name
     cleaning, sources, found_datasets = _cleaning(data["inputs"])
-    tokenizer_stats = _read_json(Path(data["tokenizer"]) / "stats.json")
+    tokenizer_stats = read_json(Path(data["tokenizer"]) / "stats.json")
     tokenizer_eval = []
     if tokenizer_stats:
         for name, row in tokenizer_stats["evaluation"].items():

@@ -32,6 +32,8 @@ import math
 import re
 from pathlib import Path
 
+from .files import read_jsonl
+
 DIAGNOSTICS = "diagnostics.jsonl"
 _LAYER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
 
@@ -148,4 +150,4 @@ def read_diagnostics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / DIAGNOSTICS
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MacedonizerError
+from .files import read_jsonl
 
 STRATEGIES = ("top", "bottom", "alternate", "symmetric")
 SCOPES = ("global", "layer")
@@ -251,8 +252,7 @@ def _recover(model, masks, parent_config: dict, data_inputs, tokenizer_dir: Path
         eval_every=steps, checkpoint_every=steps, keep_checkpoints=1, log_every=min(10, steps))
     trained = run(list(data_inputs), tokenizer_dir, scratch / "recovered", config,
                   RunConfig(device=device, progress=progress), weight_masks=masks)
-    metrics = [json.loads(line) for line in (trained / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-               if line.strip()]
+    metrics = read_jsonl(trained / "metrics.jsonl")
     recovery = {"steps": steps, "lr": config.lr, "batch_size": config.batch_size, "seq_len": config.seq_len,
                 "tokens": steps * config.batch_size * config.seq_len, "data": [Path(i).name for i in data_inputs]}
     return AutoModelForMaskedLM.from_pretrained(trained), recovery, metrics

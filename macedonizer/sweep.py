@@ -47,6 +47,7 @@ from pathlib import Path
 
 from .diagnostics import read_diagnostics
 from .errors import MacedonizerError
+from .files import read_jsonl, write_text_atomic
 
 OUTCOMES = ("learned", "plateau", "diverged", "undertrained")
 LEARN_MARGIN = 0.05
@@ -329,7 +330,7 @@ def _claim(out: Path, config: SweepConfig, data_name: str) -> None:
                                    f"({saved['budget']}, {saved['data']}); use another output folder.")
         return
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(settings, indent=2))
+    write_text_atomic(path, json.dumps(settings, indent=2))
 
 
 def _train_all(jobs: list, workers: int):
@@ -372,15 +373,14 @@ def _train_point(data_inputs: list[str], tokenizer_dir: str, run_dir: str, point
     except TrainingDiverged as exc:
         nan_step = exc.step
     outcome = _judge(run_dir, point, nan_step)
-    _write_atomic(run_dir / OUTCOME_FILE, json.dumps(outcome, indent=2))
+    write_text_atomic(run_dir / OUTCOME_FILE, json.dumps(outcome, indent=2))
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # optimizer states: only needed to resume
     return outcome
 
 
 def _judge(run_dir: Path, point: Point, nan_step: int | None) -> dict:
     """The outcome record of a finished (or NaN-stopped) run, from the files it wrote."""
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-               if line.strip()]
+    records = read_jsonl(run_dir / "metrics.jsonl")
     train = [r for r in records if r["split"] == "train"]
     vals = [r for r in records if r["split"] == "val"]
     training = json.loads((run_dir / "training_config.json").read_text(encoding="utf-8"))
@@ -408,12 +408,6 @@ def _summary_line(outcome: dict) -> str:
     text = f"{outcome['name']}: {outcome['outcome']}"
     text += f", val {loss:.3f} (unigram {outcome['unigram_loss']:.3f})" if loss is not None else ""
     return text + (f" — {outcome['cause']}" if outcome["cause"] else "")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- the report
@@ -454,8 +448,8 @@ def write_report(out: str | os.PathLike) -> None:
                                                  o["warmup"], o["lr"])):
             writer.writerow(o)
     os.replace(tmp, out / "runs.csv")
-    _write_atomic(out / "recommended.json", json.dumps(recommendation, indent=2, ensure_ascii=False))
-    _write_atomic(out / "report.md", _markdown(outcomes, sizes, lrs, panels, recommendation))
+    write_text_atomic(out / "recommended.json", json.dumps(recommendation, indent=2, ensure_ascii=False))
+    write_text_atomic(out / "report.md", _markdown(outcomes, sizes, lrs, panels, recommendation))
     _heatmap(out / "learnability.png", sizes, lrs, panels)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MacedonizerError
+from ..files import read_json
 from ..inference import FillMask, is_local
 from .engine import Engine
 
@@ -75,13 +76,6 @@ def card_metadata(folder: Path) -> dict | None:
     return json.loads(json.dumps(metadata, default=str)) if metadata else None
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 @dataclass
 class ServedModel:
     """One loaded model: its engine and what /models says of it."""
@@ -123,7 +117,7 @@ def load(spec: ModelSpec, default: bool = False, backend: str = "torch") -> Serv
         "max_tokens": engine.max_tokens,
         "mask_token": engine.mask_token,
         "card": card_metadata(folder),
-        "eval": _read_json(folder / "eval.json"),
+        "eval": read_json(folder / "eval.json"),
     }
     return ServedModel(spec.name, engine, info)
 
