@@ -1,16 +1,23 @@
-"""macedonizer's pretraining loop against transformers' run_mlm recipe.
+"""macedonizer's pretraining against transformers' Trainer, for the same wall-clock time, scored honestly.
 
-Both train the same BertForMaskedLM shape on the same packed sequences from
-../shared/corpora/mk/wiki.txt (a tokenizer is trained first, 32k by
-default), with the same batch, sequence length, learning rate, schedule and
-number of steps. The reference is what users would otherwise write:
-`Trainer` + `DataCollatorForLanguageModeling` + `BertForMaskedLM` (the head
-over every position). Afterwards both models are scored on the same
-validation sequences with the same masks. Prints tokens/s of each, their
-ratio, and the validation loss of each after the same number of tokens.
+All contestants get the same text (a cleaned corpus and its tokenizer, made
+with macedonizer's defaults), the same size and the same minutes on this
+machine, one after another:
 
-    python benchmarks/pretrain.py                       # tiny and mini, CPU
-    python benchmarks/pretrain.py --sizes base --steps 100 --batch-size 64 --device cuda
+* ``ours``: ``macedonizer pretrain --size SIZE --time N`` with the size's
+  default recipe;
+* ``trainer``: ``Trainer`` + ``DataCollatorForLanguageModeling`` +
+  ``BertForMaskedLM`` with the documented defaults (learning rate 5e-5,
+  batch 8, fp32, linear decay), stopped by the clock;
+* ``trainer-bf16``: the same with ``bf16=True``.
+
+Each model is then scored on held-out text (ntrex by default) with every
+scored token masked, beside the unigram and n-gram baselines. Prints one
+row per contestant and the ratios the issue asks for: our tokens/s over the
+bf16 Trainer's, and the loss gap.
+
+    python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes tiny --minutes 10
+    python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes mini --minutes 20 --heldout ntrex.txt
 """
 
 from __future__ import annotations
@@ -18,103 +25,121 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import (
+    AutoTokenizer,
+    BertForMaskedLM,
+    DataCollatorForLanguageModeling,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 
+from macedonizer.baselines import NGRAM_FILE
 from macedonizer.config import ModelSize
-from macedonizer.data import Masker, MaskingConfig, build_cache
-from macedonizer.pretrain import RunConfig, TrainConfig, evaluate_sequences, run
-from macedonizer.tokenizer import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
+from macedonizer.data import build_cache
+from macedonizer.evaluate import TextScorer
+from macedonizer.pretrain import TOKENIZER_FILES, RunConfig, TrainConfig, run
+from macedonizer.verdict import judge
 
-WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "wiki.txt"
+NTREX = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "ntrex.txt"
 
 
-def reference(size: str, data, tokenizer_dir: Path, args, workdir: Path):
-    """transformers' run_mlm recipe on the same sequences; returns (model, seconds)."""
-    from transformers import (
-        AutoTokenizer,
-        BertForMaskedLM,
-        DataCollatorForLanguageModeling,
-        Trainer,
-        TrainingArguments,
-    )
+class StopAt(TrainerCallback):
+    """Stop the Trainer when its wall-clock budget is spent (and count the sequences it saw)."""
 
+    def __init__(self, seconds: float):
+        self.seconds, self.started = seconds, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self.started >= self.seconds:
+            control.should_training_stop = True
+
+
+def trainer_run(size: str, data, tokenizer_dir: Path, out: Path, seconds: float, bf16: bool) -> dict:
+    """transformers' documented MLM recipe on the same packed sequences, for ``seconds``."""
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     pad = tokenizer.pad_token_id
-    rows = args.steps * args.batch_size
-    train = [{"input_ids": seq.tolist(), "attention_mask": (seq != pad).astype(np.int64).tolist()}
-             for seq in np.asarray(data.train[:rows]).astype(np.int64)]
+    train = [{"input_ids": row.tolist()} for row in np.asarray(data.train).astype(np.int64)]
     torch.manual_seed(0)
     config = ModelSize.from_name(size).bert_config(data.vocab_size, pad_token_id=pad)
-    config._attn_implementation = "sdpa"
     model = BertForMaskedLM(config)
-    # transformers 5 takes a warm-up ratio as a float warmup_steps; 4 has warmup_ratio.
-    import inspect
-
-    warmup = ({"warmup_ratio": 0.06} if "warmup_ratio" in inspect.signature(TrainingArguments).parameters
-              else {"warmup_steps": 0.06})
-    training_args = TrainingArguments(
-        output_dir=str(workdir / f"ref-{size}"), per_device_train_batch_size=args.batch_size,
-        learning_rate=args.lr, lr_scheduler_type="linear", weight_decay=0.01, **warmup,
-        adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0, max_steps=args.steps,
-        logging_steps=args.steps, save_strategy="no", report_to=[], seed=0,
-        use_cpu=args.device == "cpu", bf16=args.device == "cuda", dataloader_num_workers=0, disable_tqdm=True,
-    )
-    collator = DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm_probability=0.15)
-    trainer = Trainer(model=model, args=training_args, train_dataset=train, data_collator=collator)
-    start = time.perf_counter()
+    stop = StopAt(seconds)
+    args = TrainingArguments(output_dir=str(out / "trainer"), max_steps=10**9, save_strategy="no", report_to=[],
+                             logging_steps=10**9, seed=0, use_cpu=not torch.cuda.is_available(), bf16=bf16,
+                             disable_tqdm=True, dataloader_num_workers=0)
+    trainer = Trainer(model=model, args=args, train_dataset=train, callbacks=[stop],
+                      data_collator=DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm_probability=0.15))
     trainer.train()
-    return model, time.perf_counter() - start
+    elapsed = time.perf_counter() - stop.started
+    tokens = trainer.state.global_step * args.per_device_train_batch_size * data.seq_len
+    model.save_pretrained(out)
+    for name in TOKENIZER_FILES:
+        shutil.copy2(tokenizer_dir / name, out / name)
+    np.save(out / "token_counts.npy", data.token_counts)
+    shutil.copy2(data.folder / NGRAM_FILE, out / NGRAM_FILE)
+    return {"steps": trainer.state.global_step, "tokens": tokens, "seconds": elapsed}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="tiny,mini")
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--vocab-size", type=int, default=32000)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--corpus", required=True, help="A cleaned corpus (`macedonizer clean` output).")
+    parser.add_argument("--tokenizer", required=True, type=Path, help="Its tokenizer (`macedonizer tokenizer`).")
+    parser.add_argument("--sizes", default="tiny")
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--heldout", default=str(NTREX), help="Held-out text to score on.")
+    parser.add_argument("--contestants", default="ours,trainer,trainer-bf16")
+    parser.add_argument("--keep", type=Path, default=None, help="Keep the trained models in this folder.")
     args = parser.parse_args()
-    if not WIKI.exists():
-        raise SystemExit(f"Benchmark text not found: {WIKI}")
-    device = torch.device(args.device)
-    print(f"{WIKI.name}, vocabulary {args.vocab_size}, batch {args.batch_size} × {args.seq_len} tokens, "
-          f"{args.steps} steps, device {args.device} ({torch.get_num_threads()} threads)")
-
+    seconds = args.minutes * 60
+    contestants = args.contestants.split(",")
+    print(f"{args.corpus}, tokenizer {args.tokenizer}, {args.minutes:g} minutes each, {torch.get_num_threads()} "
+          f"threads, scored on {Path(args.heldout).name} with every scored token masked")
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        tok = train_tokenizer([str(WIKI)], workdir / "tok", TokenizerConfig(vocab_size=args.vocab_size),
-                              progress=False)
-        data = build_cache([str(WIKI)], tok, args.seq_len, progress=False)
-        vocab = json.loads((tok / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
-        masker = Masker(MaskingConfig(), vocab)
-        tokens = args.steps * args.batch_size * args.seq_len
-        print(f"{'size':<6} {'ours tok/s':>11} {'reference tok/s':>16} {'ratio':>6} "
-              f"{'ours val loss':>14} {'ref val loss':>13} {'unigram':>8}")
+        root = args.keep or Path(tmp)
         for size in args.sizes.split(","):
-            config = TrainConfig(size=size, seq_len=args.seq_len, batch_size=args.batch_size, lr=args.lr,
-                                 max_steps=args.steps, eval_every=10**9, checkpoint_every=10**9,
-                                 log_every=args.steps)
-            out = run([str(WIKI)], tok, workdir / f"ours-{size}", config,
-                      RunConfig(device=args.device, progress=False))
-            ours = json.loads((out / "eval.json").read_text())
-            ours_rate = ours["tokens_per_s"]
-            from transformers import BertForMaskedLM
+            rows = {}
+            for name in contestants:
+                out = root / f"{size}-{name}"
+                shutil.rmtree(out, ignore_errors=True)
+                if name == "ours":
+                    run([args.corpus], args.tokenizer, out, TrainConfig.for_size(size, time_s=seconds),
+                        RunConfig(progress=False))
+                    evaluation = json.loads((out / "eval.json").read_text())
+                    speed = {k: evaluation[k] for k in ("steps", "tokens", "seconds")}
+                else:
+                    seq_len = TrainConfig.for_size(size).seq_len
+                    data = build_cache([args.corpus], args.tokenizer, seq_len, progress=False)
+                    speed = trainer_run(size, data, args.tokenizer, out, seconds, bf16=name == "trainer-bf16")
+                scores = TextScorer(out, [args.heldout])(BertForMaskedLM.from_pretrained(out))
+                rows[name] = {**speed, **next(iter(scores.values()))}
+            _print(size, rows)
 
-            ours_model = BertForMaskedLM.from_pretrained(out).to(device)
-            ref_model, ref_seconds = reference(size, data, tok, args, workdir)
-            ref_rate = tokens / ref_seconds
-            scores = [evaluate_sequences(m.to(device), data.val, masker, vocab["[PAD]"], device, data.token_counts)
-                      for m in (ours_model, ref_model)]
-            print(f"{size:<6} {ours_rate:>11,.0f} {ref_rate:>16,.0f} {ours_rate / ref_rate:>5.2f}x "
-                  f"{scores[0]['loss']:>14.3f} {scores[1]['loss']:>13.3f} {scores[0]['unigram_loss']:>8.3f}")
+
+def _print(size: str, rows: dict) -> None:
+    print(f"\n{size}: {'contestant':<13} {'steps':>7} {'tokens/s':>9} {'loss':>7} {'acc':>6} {'unigram':>8} "
+          f"{'n-gram':>7} verdict")
+    for name, r in rows.items():
+        print(f"{'':<{len(size) + 2}}{name:<13} {r['steps']:>7,} {r['tokens'] / r['seconds']:>9,.0f} {r['loss']:>7.3f} "
+              f"{r['masked_accuracy']:>6.1%} {r['unigram_loss']:>8.3f} {r['ngram_loss']:>7.3f} {judge(r).level}")
+    if "ours" in rows and "trainer-bf16" in rows:
+        ours, ref = rows["ours"], rows["trainer-bf16"]
+        print(f"{size}: tokens/s ours ÷ Trainer bf16 = {(ours['tokens'] / ours['seconds']) / (ref['tokens'] / ref['seconds']):.2f}×; "
+              f"honest loss ours − Trainer bf16 = {ours['loss'] - ref['loss']:+.3f} nats")
+    if "ours" in rows and "trainer" in rows:
+        ours, ref = rows["ours"], rows["trainer"]
+        print(f"{size}: tokens/s ours ÷ Trainer fp32 defaults = "
+              f"{(ours['tokens'] / ours['seconds']) / (ref['tokens'] / ref['seconds']):.2f}×; "
+              f"honest loss ours − Trainer = {ours['loss'] - ref['loss']:+.3f} nats")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import click
 from .buildconfig import BuildConfig
 from .errors import MacedonizerError
 from .files import read_json, write_text_atomic
+from .verdict import judge
 
 MANIFESTS = "manifests"
 
@@ -254,7 +255,8 @@ class Build:
             self._pretrain_torchrun(train, out, resume)
         else:
             run([str(self.corpus)], self.tokenizer, out, train,
-                RunConfig(device=b.device, compile=b.compile, progress=self.progress, resume=resume))
+                RunConfig(device=b.device, precision=b.precision, compile=b.compile, progress=self.progress,
+                          resume=resume))
         return _scores(out)
 
     def _pretrain_torchrun(self, train, out: Path, resume: bool) -> None:
@@ -263,7 +265,8 @@ class Build:
         job = self.manifests.folder / f"pretrain-{out.name}.job.json"
         job.write_text(json.dumps({
             "data": [str(self.corpus)], "tokenizer": str(self.tokenizer), "out": str(out),
-            "train": dataclasses.asdict(train), "device": b.device, "compile": b.compile, "resume": resume,
+            "train": dataclasses.asdict(train), "device": b.device, "precision": b.precision, "compile": b.compile,
+            "resume": resume,
         }), encoding="utf-8")
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
                    str(b.processes), "-m", "macedonizer", "pretrain-job", str(job)]
@@ -293,17 +296,20 @@ class Build:
         hf_logging.disable_progress_bar()
         model_dir = self.model_dir(name)
         fill = pipeline("fill-mask", model=str(model_dir), device="cpu")
-        example = EXAMPLES[0].format(mask=fill.tokenizer.mask_token)
-        top = fill(example, top_k=1)[0]
+        guesses = {}
+        for template in EXAMPLES:  # the card's widget sentences
+            example = template.format(mask=fill.tokenizer.mask_token)
+            guesses[example] = [{"token": g["token_str"], "score": round(g["score"], 4)} for g in fill(example, top_k=5)]
         texts = {}
         if self.config.eval.texts:
             texts = evaluate_text(model_dir, list(self.config.eval.texts), seq_len=self.config.eval.seq_len)
-        record = {"fill_check": {"text": example, "top": top["token_str"], "score": round(top["score"], 4)},
-                  "texts": texts}
+        record = {"fill_check": guesses, "texts": texts}
         write_text_atomic(model_dir / "heldout.json", json.dumps(record, indent=2, ensure_ascii=False))
-        scored = "".join(f"; {text}: accuracy {r['masked_accuracy']:.1%} (unigram {r['unigram_accuracy']:.1%})"
+        scored = "".join(f"; {text}: accuracy {r['masked_accuracy']:.1%} (unigram {r['unigram_accuracy']:.1%}, "
+                         f"n-gram {r.get('ngram_accuracy', float('nan')):.1%}), {judge(r).level}"
                          for text, r in texts.items())
-        return f"loads with transformers, fills {top['token_str']!r}{scored}"
+        first = next(iter(guesses.values()))[0]["token"]
+        return f"loads with transformers, fills {first!r}{scored}"
 
     def _cards(self, push: bool) -> str:
         from .cards import render
@@ -321,8 +327,9 @@ class Build:
         from .hub import push
 
         model_dir = self.model_dir(name)
-        if self.config.push.only_learned and not learned(model_dir):
-            return "not pushed: it did not beat the unigram baseline"
+        verdict = judge((read_json(model_dir / "eval.json") or {}).get("validation"))
+        if self.config.push.only_learned and not verdict.learned:
+            return f"not pushed ({verdict.level}): {verdict.reason}"
         info = push(model_dir, self.config.push.repo_id(name), private=self.config.push.private)
         self.hub_urls[name] = info["url"]
         return info["url"]
@@ -341,28 +348,24 @@ class Build:
                 "model": name, "parameters": evaluation.get("parameters"),
                 "accuracy": validation.get("masked_accuracy"), "unigram_accuracy": validation.get("unigram_accuracy"),
                 "loss": validation.get("loss"), "unigram_loss": validation.get("unigram_loss"),
-                "learned": learned(directory), "seconds": evaluation.get("seconds"),
+                "ngram_accuracy": validation.get("ngram_accuracy"), "ngram_loss": validation.get("ngram_loss"),
+                "verdict": judge(validation or None).level, "seconds": evaluation.get("seconds"),
                 "path": str(directory), "hub": url or None,
+                "guesses": (read_json(directory / "heldout.json") or {}).get("fill_check") or {},
             })
         return rows
 
 
-def learned(model_dir: Path) -> bool:
-    """Beats the unigram baseline on held-out validation text, in loss and in accuracy."""
-    validation = (read_json(model_dir / "eval.json") or {}).get("validation")
-    return bool(validation) and (validation["loss"] < validation["unigram_loss"]
-                                 and validation["masked_accuracy"] > validation["unigram_accuracy"])
-
-
 def print_summary(rows: list[dict], seconds: float) -> None:
-    header = ("model", "parameters", "accuracy", "unigram", "learned", "train time", "output", "Hub")
+    header = ("model", "parameters", "accuracy", "unigram", "n-gram", "verdict", "train time", "output", "Hub")
     table = [header]
     for r in rows:
         table.append((
             r["model"], f"{r['parameters'] / 1e6:.1f}M" if r["parameters"] else "-",
             f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "-",
             f"{r['unigram_accuracy']:.1%}" if r["unigram_accuracy"] is not None else "-",
-            "yes" if r["learned"] else "NO", _duration(r["seconds"]) if r["seconds"] is not None else "-",
+            f"{r['ngram_accuracy']:.1%}" if r["ngram_accuracy"] is not None else "-",
+            r["verdict"] if r["verdict"] == "learned" else r["verdict"].upper(), _duration(r["seconds"]) if r["seconds"] is not None else "-",
             r["path"], r["hub"] or "-",
         ))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
@@ -371,8 +374,14 @@ def print_summary(rows: list[dict], seconds: float) -> None:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
         if i == 0:
             click.echo("  ".join("-" * width for width in widths))
-    click.echo(f"\nBuild finished in {_duration(seconds)}. Masked accuracy is on held-out validation text; "
-               "'unigram' always predicts the most frequent token.")
+    for r in rows:
+        if r["guesses"]:
+            click.echo(f"\n{r['model']}'s top 5 guesses for the card's example sentences:")
+            for sentence, guesses in r["guesses"].items():
+                click.echo(f"  {sentence}  →  " + ", ".join(g["token"] for g in guesses))
+    click.echo(f"\nBuild finished in {_duration(seconds)}. Masked accuracy is on held-out validation text, every "
+               "scored token masked; 'unigram' always predicts the most frequent token, 'n-gram' predicts each "
+               "masked token from its neighbours. A model learned when it beats the n-gram baseline beyond noise.")
 
 
 def run(config: BuildConfig, out: str | os.PathLike, force: bool = False, push: bool = False,
@@ -402,7 +411,8 @@ def run_pretrain_job(path: str) -> None:
     job = json.loads(Path(path).read_text(encoding="utf-8"))
     train = _dataclass(TrainConfig, job["train"], path, "train")
     run(job["data"], job["tokenizer"], job["out"], train,
-        RunConfig(device=job["device"], compile=job["compile"], progress=True, resume=job["resume"]))
+        RunConfig(device=job["device"], precision=job["precision"], compile=job["compile"], progress=True,
+                  resume=job["resume"]))
 
 
 # ---------------------------------------------------------------- helpers
@@ -413,10 +423,8 @@ def _plain(obj):
 
 
 def _scores(model_dir: Path) -> str:
-    v = json.loads((model_dir / "eval.json").read_text(encoding="utf-8"))["validation"]
-    verdict = "learned" if learned(model_dir) else "DID NOT LEARN"
-    return (f"{verdict}: accuracy {v['masked_accuracy']:.1%} vs unigram {v['unigram_accuracy']:.1%}, "
-            f"loss {v['loss']:.3f} vs {v['unigram_loss']:.3f}")
+    verdict = judge(json.loads((model_dir / "eval.json").read_text(encoding="utf-8"))["validation"])
+    return f"{verdict.level if verdict.learned else verdict.level.upper()}: {verdict.reason}"
 
 
 def _duration(seconds: float) -> str:

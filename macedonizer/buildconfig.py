@@ -21,11 +21,12 @@ import re
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .config import recipe_for
 from .corpus.pipeline import CleanConfig
 from .errors import MacedonizerError
 from .pretrain import TrainConfig
@@ -49,8 +50,10 @@ class BuildSection:
     """auto, cpu, cuda, cuda:N or mps."""
     processes: int = 1
     """Training processes on this machine: more than 1 runs pretraining under torchrun (one per GPU)."""
+    precision: str = "auto"
+    """auto (bf16 autocast on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32), bf16 or fp32."""
     compile: bool = False
-    """torch.compile the model (CUDA)."""
+    """torch.compile the model (CUDA or CPU; trains on without it where the compiler fails)."""
     workers: int = 1
     """Worker processes of the clean stage."""
 
@@ -292,7 +295,7 @@ def _pretrain(table: dict, sizes: tuple[str, ...], source: str) -> tuple[dict[st
             merged = {k: v for k, v in merged.items() if k != "lr"}
         elif lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
             raise MacedonizerError(f"{source}: [{where}] lr: expected a number or \"auto\", got {lr!r}.")
-        config = _dataclass(TrainConfig, {**merged, "size": size}, source, where)
+        config = _dataclass(TrainConfig, {**asdict(recipe_for(size)), **merged, "size": size}, source, where)
         budgets = [k for k in BUDGET_KEYS if getattr(config, k) is not None]
         if len(budgets) != 1:
             raise MacedonizerError(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .errors import MacedonizerError
 from .files import read_json, read_jsonl
+from .verdict import judge
 
 EXAMPLES = [
     "Скопје е главен {mask} на Северна Македонија.",
@@ -65,6 +66,9 @@ def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: 
             "parameters_m": f"{evaluation['parameters'] / 1e6:.1f}",
             "accuracy": _percent(evaluation["validation"]["masked_accuracy"]),
             "unigram_accuracy": _percent(evaluation["validation"]["unigram_accuracy"]),
+            "ngram_accuracy": _percent(evaluation["validation"]["ngram_accuracy"])
+            if "ngram_accuracy" in evaluation["validation"] else "–",
+            "verdict": judge(evaluation["validation"]).level,
             "link": link if sibling.resolve() != model_dir.resolve() else None,
             "derived": _derived_from(sibling),
         })
@@ -237,8 +241,9 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
         perplexity=f"{validation['perplexity']:.1f}", repo_id=repo_id or model_name, example=examples[0],
         data_bias="encyclopedic and web text over-represents some topics, regions and a formal register.",
         citation_key=re.sub(r"\W", "_", model_name), year=datetime.date.today().year,
-        learned=(validation["masked_accuracy"] > validation["unigram_accuracy"]
-                 and validation["loss"] < validation["unigram_loss"]),
+        verdict=judge(validation), ngram_accuracy=_percent(validation["ngram_accuracy"]) if "ngram_accuracy" in validation else "–",
+        ngram_loss=f"{validation['ngram_loss']:.3f}" if "ngram_loss" in validation else "–",
+        mask_shares=f"{train['masking']['mask_share']:.0%} [MASK], {train['masking']['random_share']:.0%} random",
     )
     tmp_png = model_dir / ".loss_curve.tmp.png"
     tmp_md = model_dir / ".README.tmp.md"

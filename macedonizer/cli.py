@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .errors import MacedonizerError
+from .verdict import judge
 
 
 class _Group(click.Group):
@@ -132,8 +133,9 @@ Examples:
 """)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--vocab-size", type=click.IntRange(1), default=32000, show_default=True,
-              help="Vocabulary size, special tokens included.")
+@click.option("--vocab-size", type=click.IntRange(0), default=0, show_default=True,
+              help="Vocabulary size, special tokens included; 0 chooses it from the corpus: one entry per "
+                   "1,000 training characters, between 4,000 and 32,000.")
 @click.option("--uncased", is_flag=True, help="Lowercase (ѓ ќ ѐ ѝ and every accent are still kept).")
 @click.option("--min-frequency", type=click.IntRange(1), default=2, show_default=True,
               help="Minimum count for a merge to enter the vocabulary.")
@@ -222,17 +224,18 @@ Examples:
 @click.option("--size", default="tiny", show_default=True, help="tiny, mini, small, medium, base, large or L4/H256.")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False))
 @click.option("--seq-len", type=click.IntRange(8), default=128, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
-              help="Sequences per optimizer step (all processes and accumulation steps together).")
+@click.option("--batch-size", type=click.IntRange(1), default=None,
+              help="Sequences per optimizer step (all processes and accumulation steps together).  "
+                   "[default: the size's recipe]")
 @click.option("--grad-accum", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
-@click.option("--warmup", type=click.FloatRange(0, 1), default=0.06, show_default=True,
-              help="Share of the budget for linear warm-up.")
+@click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: the size's recipe]")
+@click.option("--warmup", type=click.FloatRange(0, 1), default=None,
+              help="Share of the budget for linear warm-up.  [default: the size's recipe]")
 @click.option("--schedule", type=click.Choice(["linear", "cosine"]), default="linear", show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Budget in optimizer steps.")
 @click.option("--tokens", type=click.IntRange(1), default=None, help="Budget in training tokens.")
 @click.option("--time", "time_s", default=None, callback=_parse_duration, help="Budget in wall-clock time: 90s, 30m, 2h.")
-@click.option("--dropout", type=click.FloatRange(0, 0.9), default=0.1, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 0.9), default=None, help="[default: the size's recipe]")
 @click.option("--mask-rate", type=click.FloatRange(0.01, 0.9), default=0.15, show_default=True)
 @click.option("--whole-word-masking", is_flag=True, help="Mask all pieces of a word together.")
 @click.option("--eval-every", type=click.IntRange(1), default=200, show_default=True)
@@ -248,12 +251,18 @@ Examples:
               help="Steps between diagnostics.jsonl records (gradient and update norms per layer, attention "
                    "entropy, logit scale); 0 for none.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CUDA).")
+@click.option("--init", type=click.Choice(["local", "bert"]), default="local", show_default=True,
+              help="local: heads start on their neighbours (std 1/√hidden); bert: std 0.02 everywhere.")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+              help="auto: bf16 autocast on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32.")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the model (CUDA or CPU; says so and trains on without it where it fails).")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in OUT.")
 @click.option("-q", "--quiet", is_flag=True)
 def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr, warmup, schedule, max_steps,
              tokens, time_s, dropout, mask_rate, whole_word_masking, eval_every, checkpoint_every, keep_checkpoints,
-             log_every, seed, variant, lr_scaling, diagnostics_every, device, compile_, resume, quiet):
+             log_every, seed, variant, lr_scaling, diagnostics_every, init, precision, device, compile_, resume,
+             quiet):
     """Pretrain one BERT size with masked-LM on a cleaned corpus.
 
     OUT becomes a standard BertForMaskedLM folder (config.json,
@@ -265,15 +274,14 @@ def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr
 
     if max_steps is None and tokens is None and time_s is None:
         max_steps = 1000
-    config = TrainConfig(size=size, seq_len=seq_len, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
-                         warmup=warmup, schedule=schedule, max_steps=max_steps, tokens=tokens, time_s=time_s,
-                         seed=seed, dropout=dropout,
-                         masking=MaskingConfig(rate=mask_rate, whole_word=whole_word_masking),
-                         eval_every=eval_every, checkpoint_every=checkpoint_every,
-                         keep_checkpoints=keep_checkpoints, log_every=log_every, variant=variant,
-                         lr_scaling=lr_scaling, diagnostics_every=diagnostics_every)
+    config = TrainConfig.for_size(
+        size, seq_len=seq_len, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup,
+        schedule=schedule, max_steps=max_steps, tokens=tokens, time_s=time_s, seed=seed, dropout=dropout,
+        masking=MaskingConfig(rate=mask_rate, whole_word=whole_word_masking), eval_every=eval_every,
+        checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, log_every=log_every, variant=variant,
+        lr_scaling=lr_scaling, diagnostics_every=diagnostics_every, init=init)
     out_dir = run(list(data), tokenizer_dir, out, config,
-                  RunConfig(device=device, compile=compile_, progress=not quiet, resume=resume))
+                  RunConfig(device=device, precision=precision, compile=compile_, progress=not quiet, resume=resume))
     if not quiet and (Path(out_dir) / "eval.json").exists():
         print_pretrain_summary(out_dir)
 
@@ -283,8 +291,8 @@ def print_pretrain_summary(out_dir) -> None:
     v = ev["validation"]
     click.echo(f"\n{ev['size']} ({ev['parameters'] / 1e6:.1f}M parameters): {ev['steps']} steps, "
                f"{ev['tokens']:,} tokens in {ev['seconds']:.0f}s ({ev['tokens_per_s']:,.0f} tokens/s)")
-    click.echo(f"validation: loss {v['loss']:.3f} (unigram {v['unigram_loss']:.3f}), masked accuracy "
-               f"{v['masked_accuracy']:.3f} (unigram {v['unigram_accuracy']:.3f})")
+    verdict = judge(v)
+    click.echo(f"validation (every scored token masked): {verdict.level}: {verdict.reason}")
     click.echo(f"Output: {out_dir}")
 
 
@@ -357,17 +365,26 @@ def sweep(data, tokenizer_dir, out, config_path, sizes, lrs, warmups, variants, 
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_command(model, texts, seq_len, seed, device, as_json):
-    """Masked-LM loss and accuracy of MODEL on text, against the unigram baseline."""
+    """Masked-LM loss and accuracy of MODEL on text, against the unigram and n-gram baselines.
+
+    Every scored token is replaced by [MASK]; the verdict (learned, plateau,
+    untrained) is the one cards, build and sweep use.
+    """
     from .evaluate import evaluate_text
 
     results = evaluate_text(model, list(texts), seq_len=seq_len, seed=seed, device=device)
+    for record in results.values():
+        verdict = judge(record)
+        record.update(verdict=verdict.level, verdict_reason=verdict.reason)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
-    click.echo(f"{'text':<24} {'loss':>8} {'accuracy':>9} {'unigram loss':>13} {'unigram acc':>12} {'masked':>8}")
+    click.echo(f"{'text':<24} {'loss':>7} {'acc':>6} {'unigram':>14} {'n-gram':>14} {'masked':>8}  verdict")
     for name, r in results.items():
-        click.echo(f"{name:<24} {r['loss']:>8.3f} {r['masked_accuracy']:>9.3f} {r['unigram_loss']:>13.3f} "
-                   f"{r['unigram_accuracy']:>12.3f} {r['masked_tokens']:>8,}")
+        ngram = f"{r['ngram_loss']:.3f} {r['ngram_accuracy']:>6.1%}" if "ngram_loss" in r else "-"
+        click.echo(f"{name:<24} {r['loss']:>7.3f} {r['masked_accuracy']:>6.1%} "
+                   f"{r['unigram_loss']:>7.3f} {r['unigram_accuracy']:>6.1%} {ngram:>14} {r['masked_tokens']:>8,}  "
+                   f"{r['verdict']}")
 
 
 @main.command(epilog="""\b

@@ -89,3 +89,36 @@ SIZES = {
         ("large", 24, 1024),
     ]
 }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training settings a size starts from, where a config or the command line does not say otherwise.
+
+    Measured for tiny and mini on Macedonian Wikipedia (docs/recipes.md has the runs and the commands that
+    reproduce them); the larger sizes follow the usual rule that wider models train at lower learning rates.
+    """
+
+    lr: float
+    batch_size: int
+    warmup: float
+    dropout: float
+
+
+RECIPES = {
+    "tiny": Recipe(lr=3e-3, batch_size=32, warmup=0.05, dropout=0.0),
+    "mini": Recipe(lr=2e-3, batch_size=32, warmup=0.05, dropout=0.0),
+    "small": Recipe(lr=1e-3, batch_size=64, warmup=0.05, dropout=0.1),
+    "medium": Recipe(lr=7e-4, batch_size=128, warmup=0.05, dropout=0.1),
+    "base": Recipe(lr=4e-4, batch_size=256, warmup=0.06, dropout=0.1),
+    "large": Recipe(lr=2e-4, batch_size=256, warmup=0.06, dropout=0.1),
+}
+
+
+def recipe_for(size: str) -> Recipe:
+    """The recipe of a named size, or of the named size nearest in width for a shape such as ``L6/H384``."""
+    if size in RECIPES:
+        return RECIPES[size]
+    hidden = int(size.rsplit("H", 1)[-1]) if "H" in size and size.rsplit("H", 1)[-1].isdigit() else SIZES["tiny"].hidden
+    nearest = min(RECIPES, key=lambda name: (abs(SIZES[name].hidden - hidden), SIZES[name].layers))
+    return RECIPES[nearest]

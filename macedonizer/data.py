@@ -18,15 +18,16 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from .baselines import NGRAM_FILE, NgramBaseline, count_ngrams, save_ngrams
 from .errors import MacedonizerError
 
 VAL_EVERY = 50
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: n-gram counts beside the token counts
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class PackedData:
     val: np.ndarray
     token_counts: np.ndarray
     meta: dict
+    _ngram: NgramBaseline | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, folder: Path) -> PackedData:
@@ -61,6 +63,12 @@ class PackedData:
             token_counts=np.load(folder / "token_counts.npy"),
             meta=meta,
         )
+
+    def ngram_baseline(self) -> NgramBaseline:
+        """The n-gram baseline of these training tokens (loaded once)."""
+        if self._ngram is None:
+            object.__setattr__(self, "_ngram", NgramBaseline.load(self.folder / NGRAM_FILE, self.token_counts))
+        return self._ngram
 
 
 def tokenizer_fingerprint(tokenizer_dir: Path) -> str:
@@ -180,6 +188,12 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
         if documents["train"] + documents["val"] == 0:
             raise MacedonizerError("The corpus contains no text to train on.")
         np.save(tmp / "token_counts.npy", counts)
+        train_rows = packers["train"].sequences
+        train = (np.memmap(tmp / "train.bin", dtype=dtype, mode="r", shape=(train_rows, seq_len)) if train_rows
+                 else np.zeros((0, seq_len), dtype=dtype))
+        special = [tokenizer.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")]
+        save_ngrams(tmp / NGRAM_FILE, count_ngrams(train, vocab_size, [i for i in special if i is not None]), vocab_size)
+        del train
         meta = {
             "version": CACHE_VERSION,
             "inputs": list(inputs),
@@ -241,6 +255,15 @@ class Masker:
         self.mask_id = vocab["[MASK]"]
         # Random replacements come from ordinary tokens only.
         self.ordinary = torch.nonzero(~self.special).flatten()
+        self.vocab = vocab
+
+    def for_evaluation(self) -> Masker:
+        """The same positions drawn at this masker's rate, every one of them replaced by ``[MASK]``.
+
+        Evaluation must not leave a scored token in the input (a model that
+        copies its input would score on it) nor swap in a random one.
+        """
+        return Masker(replace(self.config, mask_share=1.0, random_share=0.0), self.vocab)
 
     def __call__(self, input_ids, generator, total_rows: int | None = None, row_offset: int = 0):
         """Return (inputs, labels); labels are -100 where nothing is predicted.

@@ -1,10 +1,11 @@
 """``macedonizer eval``: masked-LM loss and accuracy of a model on plain text.
 
 Any text file (one sentence or paragraph a line) is tokenised and packed
-the way training data is, masked deterministically from a seed, and scored;
-the unigram baseline uses the model's own training-token frequencies
-(``token_counts.npy``, written by ``pretrain``), so "beats the baseline"
-means the model learned more than which tokens are common.
+the way training data is, masked deterministically from a seed (every scored
+token replaced by ``[MASK]``), and scored beside two baselines counted over
+the model's own training tokens (``token_counts.npy`` and
+``ngram_counts.npz``, written by ``pretrain``): word frequencies, and a
+table of left/right neighbours (:mod:`macedonizer.baselines`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .baselines import NGRAM_FILE, NgramBaseline
 from .data import Masker, MaskingConfig, Packer
 from .errors import MacedonizerError
 
@@ -70,6 +72,8 @@ class TextScorer:
         self.masker = Masker(MaskingConfig(), tokenizer.get_vocab())
         self.pad_id = tokenizer.pad_token_id
         self.counts = np.load(counts_path)
+        ngram_path = model_dir / NGRAM_FILE
+        self.ngram = NgramBaseline.load(ngram_path, self.counts) if ngram_path.is_file() else None
         self.device = torch.device(device)
         self.seed, self.batch_size = seed, batch_size
 
@@ -79,7 +83,7 @@ class TextScorer:
 
         model = model.to(self.device)
         return {name: evaluate_sequences(model, packed, self.masker, self.pad_id, self.device, self.counts,
-                                         seed=self.seed, batch_size=self.batch_size)
+                                         self.ngram, seed=self.seed, batch_size=self.batch_size)
                 for name, packed in self.packed.items()}
 
 

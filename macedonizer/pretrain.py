@@ -22,16 +22,21 @@ import os
 import random
 import re
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch._dynamo
 
-from .config import MAX_POSITIONS, ModelSize
+from .config import MAX_POSITIONS, ModelSize, recipe_for
 from .data import Masker, MaskingConfig, PackedData, build_cache
 from .diagnostics import DIAGNOSTICS, Probe, layer_group
+from .baselines import NGRAM_FILE, NgramBaseline, unigram_log_probs
 from .errors import MacedonizerError
+from .initialization import INITS, default_std, local_init
 
 CHECKPOINTS = "checkpoints"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -54,10 +59,11 @@ class TrainConfig:
     """A size name (tiny … large) or a shape such as ``L4/H256``."""
     seq_len: int = 128
     batch_size: int = 32
-    """Sequences per optimizer step, over all processes and accumulation steps."""
+    """Sequences per optimizer step, over all processes and accumulation steps (tiny's recipe:
+    ``TrainConfig.for_size`` starts from each size's own)."""
     grad_accum: int = 1
-    lr: float = 1e-3
-    warmup: float = 0.06
+    lr: float = 3e-3
+    warmup: float = 0.05
     """Share of the budget spent warming the learning rate up from 0."""
     schedule: str = "linear"
     """Decay after warm-up: ``linear`` or ``cosine`` (to 0 at the end of the budget)."""
@@ -71,7 +77,7 @@ class TrainConfig:
     time_s: float | None = None
     """Budget in wall-clock seconds."""
     seed: int = 0
-    dropout: float = 0.1
+    dropout: float = 0.0
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     eval_every: int = 200
     eval_batches: int = 50
@@ -86,8 +92,20 @@ class TrainConfig:
     """``none``, or ``mup``: hidden matrices train at ``lr × MUP_BASE_WIDTH / hidden`` (µP-style for Adam)."""
     diagnostics_every: int = 0
     """Steps between diagnostics records (diagnostics.jsonl); 0 records none."""
+    init: str = "local"
+    """How a fresh model starts: ``local`` (std 1/√hidden, attention heads that start on their neighbours;
+    see ``macedonizer.initialization``) or ``bert`` (std 0.02 everywhere, as BERT did)."""
+    init_std: float | None = None
+    """The weight std; None takes the init's own (1/√hidden for ``local``, 0.02 for ``bert``)."""
     init_from: str | None = None
     """A saved model folder to start from instead of a random init (its shape, ``size`` ignored; same tokenizer)."""
+
+
+    @classmethod
+    def for_size(cls, size: str, **settings) -> TrainConfig:
+        """The size's recipe (``macedonizer.config.RECIPES``) under ``settings``; a None setting keeps the recipe's."""
+        recipe = asdict(recipe_for(size))
+        return cls(size=size, **{**recipe, **{k: v for k, v in settings.items() if v is not None}})
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,9 @@ class RunConfig:
     """How it runs (changes speed, not results)."""
 
     device: str = "auto"
+    precision: str = "auto"
+    """``auto`` (bf16 autocast where the device computes bf16 natively: CUDA, or a CPU with AMX or
+    AVX-512 BF16; fp32 elsewhere), ``bf16`` or ``fp32``."""
     compile: bool = False
     progress: bool = True
     resume: bool = False
@@ -147,10 +168,14 @@ class Dist:
 def _setup_distributed(device_type: str) -> Dist:
     import torch.distributed as dist
 
+    import torch
+
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return Dist()
     if not dist.is_initialized():
+        if device_type == "cuda":  # NCCL binds each rank to the current device: set it first
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -181,7 +206,8 @@ class TrainingDiverged(MacedonizerError):
 def build_model(size: ModelSize, vocab: dict[str, int], config: TrainConfig):
     """A freshly initialised masked-LM of ``config.variant``, loadable with ``AutoModelForMaskedLM``."""
     common = {"hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout,
-              "pad_token_id": vocab["[PAD]"]}
+              "pad_token_id": vocab["[PAD]"],
+              "initializer_range": config.init_std or default_std(config.init, size.hidden)}
     if config.variant == "pre-ln":
         from transformers import RobertaPreLayerNormForMaskedLM
 
@@ -194,7 +220,10 @@ def build_model(size: ModelSize, vocab: dict[str, int], config: TrainConfig):
         model_config = size.bert_config(len(vocab), **common)
         model_class = BertForMaskedLM
     model_config._attn_implementation = "sdpa"
-    return model_class(model_config)
+    model = model_class(model_config)
+    if config.init == "local":
+        local_init(model)
+    return model
 
 
 def mlm_parts(model):
@@ -223,6 +252,28 @@ def _sparse_mlm_module(model):
             return loss, correct, targets.numel()
 
     return SparseMLM(model)
+
+
+class _CompileOrEager(torch.nn.Module):
+    """``torch.compile`` of a module, falling back to the module itself (with one line saying why) when the
+    compiler fails on this machine (no C++ compiler for the CPU backend, an unsupported GPU, ...)."""
+
+    def __init__(self, module, verbose: bool = True):
+        super().__init__()
+        self.eager, self.verbose = module, verbose
+        self.compiled = torch.compile(module)
+        self.failed: str | None = None
+
+    def forward(self, *args):
+        if self.failed is None:
+            try:
+                return self.compiled(*args)
+            except torch._dynamo.exc.TorchDynamoException as exc:
+                self.failed = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                if self.verbose:
+                    print(f"torch.compile is not available here ({self.failed}); training on without it.",
+                          file=sys.stderr)
+        return self.eager(*args)
 
 
 def _optimizer(model, config: TrainConfig, size: ModelSize, device):
@@ -273,62 +324,110 @@ def _generator(seed: int, *parts: int):
 # ---------------------------------------------------------------- evaluation
 
 
-def unigram_baseline(token_counts: np.ndarray, labels) -> tuple[float, float]:
-    """Loss and accuracy of always predicting the training-token frequencies."""
-    counts = token_counts.astype(np.float64) + 1.0  # add-one: no token is impossible
-    log_probs = np.log(counts / counts.sum())
-    targets = labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels)
-    return float(-log_probs[targets].mean()), float((targets == int(np.argmax(token_counts))).mean())
-
-
 def evaluate_sequences(model, sequences: np.ndarray, masker, pad_id: int, device, token_counts: np.ndarray,
-                       seed: int = 0, batch_size: int = 64, max_batches: int | None = None) -> dict:
-    """Masked-LM loss, perplexity and accuracy on ``sequences``, with the unigram baseline."""
-    import torch
+                       ngram: NgramBaseline | None = None, seed: int = 0, batch_size: int = 64,
+                       max_batches: int | None = None) -> dict:
+    """Masked-LM loss, perplexity and accuracy on ``sequences``, scored honestly, beside the baselines.
 
-    sparse = _sparse_mlm_module(model) if not hasattr(model, "mlm") else model
-    was_training = sparse.training
-    sparse.eval()
-    total_loss = 0.0
-    correct = masked = 0
-    all_labels = []
-    batches = range(0, len(sequences), batch_size)
+    Positions are drawn at ``masker``'s rate and every one of them is
+    replaced by ``[MASK]`` (:meth:`Masker.for_evaluation`): nothing scored is
+    left visible to copy. The unigram and (when ``ngram`` is given) n-gram
+    baselines are scored on the same positions from the same visible input,
+    with the standard errors of the paired per-token differences, which
+    :mod:`macedonizer.verdict` uses as the evaluation noise.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    mlm = model.mlm if hasattr(model, "mlm") else model
+    masker = masker.for_evaluation()
+    encoder, head = mlm_parts(mlm)
+    was_training = mlm.training
+    mlm.eval()
+    losses, hits, batches_inputs, batches_labels = [], [], [], []
+    starts = range(0, len(sequences), batch_size)
     if max_batches is not None:
-        batches = list(batches)[:max_batches]
+        starts = list(starts)[:max_batches]
     with torch.no_grad():
-        for b, start in enumerate(batches):
+        for b, start in enumerate(starts):
             ids = torch.from_numpy(np.asarray(sequences[start : start + batch_size]).astype(np.int64))
             inputs, labels = masker(ids, _generator(seed, 1_000_003, b))
-            if (labels != -100).sum() == 0:
+            selected = labels != -100
+            if not selected.any():
                 continue
             with _autocast(device):
-                loss, n_correct, n = sparse(inputs.to(device), (ids != pad_id).to(device), labels.to(device))
-            total_loss += float(loss) * n
-            correct += int(n_correct)
-            masked += n
-            all_labels.append(labels[labels != -100])
-    sparse.train(was_training)
-    if masked == 0:
+                hidden = encoder(input_ids=inputs.to(device), attention_mask=(ids != pad_id).to(device)).last_hidden_state
+                logits = head(hidden[selected.to(device)]).float()
+            targets = labels[selected].to(device)
+            losses.append(F.cross_entropy(logits, targets, reduction="none").cpu().numpy())
+            hits.append((logits.argmax(-1) == targets).cpu().numpy())
+            batches_inputs.append(inputs.numpy())
+            batches_labels.append(labels.numpy())
+    mlm.train(was_training)
+    if not losses:
         raise MacedonizerError("Nothing to evaluate: the text yields no maskable tokens.")
-    loss = total_loss / masked
-    unigram_loss, unigram_accuracy = unigram_baseline(token_counts, torch.cat(all_labels))
+    loss, hit = np.concatenate(losses).astype(np.float64), np.concatenate(hits)
+    targets = np.concatenate([labels[labels != -100] for labels in batches_labels])
+    unigram_losses = -unigram_log_probs(token_counts)[targets]
+    unigram_hits = targets == int(np.argmax(token_counts))
+    record = {
+        "loss": round(float(loss.mean()), 5),
+        "perplexity": round(math.exp(min(float(loss.mean()), 50)), 3),
+        "masked_accuracy": round(float(hit.mean()), 5),
+        **_baseline_scores("unigram", loss, hit, unigram_losses, unigram_hits),
+    }
+    if ngram is not None:
+        ngram_losses, ngram_hits = ngram.scores_for(batches_inputs, batches_labels, masker.mask_id, pad_id)
+        record.update(_baseline_scores("ngram", loss, hit, ngram_losses, ngram_hits))
+    record["masked_tokens"] = int(len(loss))
+    return record
+
+
+def _baseline_scores(name: str, loss: np.ndarray, hit: np.ndarray, base_loss: np.ndarray, base_hit: np.ndarray) -> dict:
+    """A baseline's loss and accuracy, and the standard errors of the model's paired differences from it."""
+    n = max(1, len(loss) - 1)
     return {
-        "loss": round(loss, 5),
-        "perplexity": round(math.exp(min(loss, 50)), 3),
-        "masked_accuracy": round(correct / masked, 5),
-        "unigram_loss": round(unigram_loss, 5),
-        "unigram_accuracy": round(unigram_accuracy, 5),
-        "masked_tokens": masked,
+        f"{name}_loss": round(float(base_loss.mean()), 5),
+        f"{name}_accuracy": round(float(base_hit.mean()), 5),
+        f"loss_vs_{name}_se": round(float(np.std(loss - base_loss) / math.sqrt(n)), 5),
+        f"accuracy_vs_{name}_se": round(float(np.std(hit.astype(np.float64) - base_hit) / math.sqrt(n)), 5),
     }
 
 
-def _autocast(device):
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def bf16_native(device) -> bool:
+    """Whether ``device`` computes bf16 matrix products in hardware (CUDA with bf16, AMX or AVX-512 BF16 CPUs)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return any(getattr(torch.cpu, probe, lambda: False)()
+                   for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return False
+
+
+def resolve_precision(requested: str, device) -> str:
+    """``bf16`` or ``fp32`` for ``requested`` (auto, bf16, fp32) on ``device``."""
+    if requested not in PRECISIONS:
+        raise MacedonizerError(f"Unknown precision {requested!r}: use {', '.join(PRECISIONS)}.")
+    if requested == "auto":
+        return "bf16" if bf16_native(device) else "fp32"
+    if requested == "bf16" and device.type not in ("cuda", "cpu"):
+        raise MacedonizerError(f"bf16 autocast is not available on {device.type}; use --precision fp32.")
+    return requested
+
+
+def _autocast(device, precision: str | None = None):
+    """The training step's autocast: bf16 where asked; evaluation passes none (bf16 on CUDA only)."""
     import contextlib
 
     import torch
 
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if precision == "bf16" or (precision is None and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -411,6 +510,8 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         raise MacedonizerError("--seq-len must be at least 8.")
     if sum(x is not None for x in (config.max_steps, config.tokens, config.time_s)) != 1:
         raise MacedonizerError("Give exactly one budget: --max-steps, --tokens or --time.")
+    if config.init not in INITS:
+        raise MacedonizerError(f"Unknown init {config.init!r}: use {' or '.join(INITS)}.")
     if config.variant not in VARIANTS or config.lr_scaling not in LR_SCALINGS:
         raise MacedonizerError(f"Unknown variant {config.variant!r} or lr scaling {config.lr_scaling!r}: "
                                f"use {' or '.join(VARIANTS)}, and {' or '.join(LR_SCALINGS)}.")
@@ -419,6 +520,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     dist = _setup_distributed(device.type)
     if dist.world > 1:
         device = _pick_device(run_config.device, dist)
+    precision = resolve_precision(run_config.precision, device)
     if config.batch_size % (config.grad_accum * dist.world):
         raise MacedonizerError(
             f"--batch-size {config.batch_size} must be divisible by grad-accum × processes "
@@ -484,9 +586,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         _truncate_metrics(out / "metrics.jsonl", state["step"])
         _truncate_metrics(out / DIAGNOSTICS, state["step"])
 
-    trained = sparse
-    if run_config.compile:
-        trained = torch.compile(sparse)
+    trained = _CompileOrEager(sparse, run_config.progress) if run_config.compile else sparse
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -497,6 +597,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         (out / "training_config.json").write_text(json.dumps({
             "train": _config_dict(config), "size": asdict(size), "data": data.meta,
             "parameters": size.parameters(data.vocab_size), "world_size": dist.world, "device": str(device),
+            "precision": precision,
         }, indent=2, ensure_ascii=False), encoding="utf-8")
     logger = _Logger(out, dist.main, run_config.progress, total_steps)
     probe = _probe(model, data.val, masker, pad_id, device, out, config) if dist.main else None
@@ -529,7 +630,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
                                         total_rows=micro * dist.world, row_offset=dist.rank * micro)
                 sync = micro_step == config.grad_accum - 1 or dist.world == 1
                 with _no_sync(trained, sync):
-                    with _autocast(device):
+                    with _autocast(device, precision):
                         loss, correct, n = trained(inputs.to(device), (ids != pad_id).to(device), labels.to(device))
                     (loss / config.grad_accum).backward()
                 loss_sum += loss.item()
@@ -572,7 +673,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
                 window_start, window_tokens = time.time(), 0
             if state["step"] % config.eval_every == 0 and dist.main:
                 last_eval = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts,
-                                               seed=config.seed, max_batches=config.eval_batches)
+                                               data.ngram_baseline(), seed=config.seed, max_batches=config.eval_batches)
                 logger.log("val", {"step": state["step"], "tokens": state["tokens"], **last_eval})
             if state["step"] % config.checkpoint_every == 0 and dist.main:
                 state["elapsed"] = time.time() - started
@@ -595,9 +696,10 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
         state["elapsed"] = time.time() - started
         _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config, data.folder.name), state["step"],
                          config.keep_checkpoints)
-        final = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts, seed=config.seed,
+        final = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts, data.ngram_baseline(),
+                                   seed=config.seed,
                                    max_batches=config.final_eval_batches)
-        _write_model(out, model, tokenizer_dir, data, final, state, size, config, dist, device)
+        _write_model(out, model, tokenizer_dir, data, final, state, size, config, dist, device, precision)
     if dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
@@ -746,7 +848,7 @@ class _Logger:
 
 
 def _write_model(out: Path, model, tokenizer_dir: Path, data: PackedData, final: dict, state: dict,
-                 size: ModelSize, config: TrainConfig, dist: Dist, device) -> None:
+                 size: ModelSize, config: TrainConfig, dist: Dist, device, precision: str) -> None:
     """Model, tokenizer, token counts and eval.json, moved into OUT when complete."""
     tmp = out / f".model-tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -754,6 +856,7 @@ def _write_model(out: Path, model, tokenizer_dir: Path, data: PackedData, final:
     for name in TOKENIZER_FILES:
         shutil.copy2(tokenizer_dir / name, tmp / name)
     np.save(tmp / "token_counts.npy", data.token_counts)
+    shutil.copy2(data.folder / NGRAM_FILE, tmp / NGRAM_FILE)
     evaluation = {
         "validation": final,
         "steps": state["step"],
@@ -764,6 +867,7 @@ def _write_model(out: Path, model, tokenizer_dir: Path, data: PackedData, final:
         "parameters": size.parameters(data.vocab_size),
         "device": str(device),
         "hardware": _hardware(device, dist),
+        "precision": precision,
         "world_size": dist.world,
     }
     (tmp / "eval.json").write_text(json.dumps(evaluation, indent=2), encoding="utf-8")

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .baselines import NGRAM_FILE
 from .errors import MacedonizerError
 from .files import read_jsonl
 
@@ -312,7 +313,7 @@ def derive(parent_dir, out_dir, method: str, *, data_inputs: list[str] | None = 
 
         def score(m):  # exactly as pretrain scored the parent: same sequences, masks and seed
             return evaluate_sequences(m.to(device), data.val, masker, vocab["[PAD]"], torch.device(device),
-                                      data.token_counts, seed=train["seed"])
+                                      data.token_counts, data.ngram_baseline(), seed=train["seed"])
 
         parent_scores, child_scores = score(model), score(child)
         name = out.resolve().name  # as for trained sizes, the folder names the model
@@ -322,8 +323,9 @@ def derive(parent_dir, out_dir, method: str, *, data_inputs: list[str] | None = 
         nonzero = parameters - (sparsity["zero_weights"] if sparsity else 0)
 
         child.save_pretrained(tmp)
-        for file_name in (*TOKENIZER_FILES, "token_counts.npy"):
-            shutil.copy2(parent / file_name, tmp / file_name)
+        for file_name in (*TOKENIZER_FILES, "token_counts.npy", NGRAM_FILE):
+            if file_name != NGRAM_FILE or (parent / file_name).is_file():  # models older than the n-gram baseline
+                shutil.copy2(parent / file_name, tmp / file_name)
         _write_json(tmp / "training_config.json", {**parent_config, "size": shape, "parameters": parameters})
         _write_metrics(tmp / "metrics.jsonl", parent / "metrics.jsonl", recovery_metrics, parent_eval)
         seconds = time.time() - started
@@ -457,7 +459,9 @@ def format_report(data: dict) -> str:
     p = data["parent"]["scores"]
     lines = [f"{data['parent']['name']} ({data['parent']['layers']} layers) on {', '.join(data['texts'])}: "
              f"masked accuracy {p['masked_accuracy']:.1%}, loss {p['loss']:.3f} "
-             f"(unigram {p['unigram_accuracy']:.1%}, {p['unigram_loss']:.3f}; {p['masked_tokens']:,} masked tokens)",
+             f"(unigram {p['unigram_accuracy']:.1%}, {p['unigram_loss']:.3f}; n-gram "
+             f"{p.get('ngram_accuracy', float('nan')):.1%}, {p.get('ngram_loss', float('nan')):.3f}; "
+             f"{p['masked_tokens']:,} masked tokens, every one of them masked)",
              "", f"{'layers kept':>11}  {'strategy':<10} {'parent layers':<14} {'loss':>7} {'accuracy':>9} {'retained':>9}"]
     for r in data["layers"]:
         lines.append(f"{r['layers_kept']:>11}  {r['strategy']:<10} {','.join(map(str, r['kept'])):<14} "

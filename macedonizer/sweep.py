@@ -15,17 +15,16 @@ eval.json) and its training curve (metrics.jsonl), first rule that holds:
 1. ``diverged``: the loss became NaN or infinite, or ``L`` is above the
    loss the run started from (ln of the vocabulary size: a fresh model
    predicts uniformly).
-2. ``learned``: ``L ≤ U − LEARN_MARGIN`` and a masked accuracy at least
-   ``ACCURACY_MARGIN`` above the unigram accuracy: the model predicts masked
-   tokens better than token frequencies do, in loss and in accuracy, by more
-   than the evaluation noise (a few thousand masked tokens: about 0.03 nats
-   and 0.3 accuracy points of standard error).
+2. ``learned``: :func:`macedonizer.verdict.judge` says so: scored with
+   every scored token masked, the model beats the n-gram baseline (left and
+   right neighbours) in loss and accuracy by more than the evaluation noise.
 3. ``undertrained``: fewer than ``MIN_POINTS`` training-loss records, or the
    smoothed training loss still fell by more than ``STILL_FALLING`` nats
    over the last half of the run: too few steps to tell.
 4. ``diverged``: the smoothed training loss rose more than ``RISE`` nats
    above its best (it learned, then fell apart).
-5. ``plateau``: anything else: stuck near (or above) the unigram loss.
+5. ``plateau``: anything else: no better than the n-gram baseline (often
+   at the unigram loss: word frequencies only).
 
 For every run that did not learn, ``explain`` names the likely cause from
 the diagnostics (see ``macedonizer.diagnostics``), with numbers.
@@ -48,12 +47,9 @@ from pathlib import Path
 from .diagnostics import read_diagnostics
 from .errors import MacedonizerError
 from .files import read_jsonl, write_text_atomic
+from .verdict import judge
 
 OUTCOMES = ("learned", "plateau", "diverged", "undertrained")
-LEARN_MARGIN = 0.05
-"""Nats below the unigram loss a run must reach to count as learned."""
-ACCURACY_MARGIN = 0.01
-"""Masked accuracy above the unigram accuracy a run must reach to count as learned."""
 MIN_POINTS = 4
 """Training-loss records needed to judge a curve."""
 STILL_FALLING = 0.15
@@ -182,22 +178,21 @@ def _smoothed(values: list[float]) -> list[float]:
     return out
 
 
-def classify(train_losses: list[float], val_loss: float | None, unigram_loss: float, start_loss: float,
-             nan_step: int | None = None, accuracy: float | None = None,
-             unigram_accuracy: float | None = None) -> tuple[str, str]:
+def classify(train_losses: list[float], validation: dict | None, start_loss: float,
+             nan_step: int | None = None) -> tuple[str, str]:
     """The outcome of one run and the rule that decided it (see the module docstring).
 
-    Without accuracies (synthetic curves) only the loss decides whether a run learned.
+    ``validation`` is the run's final evaluation record (``eval.json``'s
+    ``validation``); whether it learned is :func:`macedonizer.verdict.judge`'s call.
     """
+    val_loss = (validation or {}).get("loss")
     if nan_step is not None or val_loss is None or not math.isfinite(val_loss):
         return "diverged", f"the loss became NaN/inf at step {nan_step}" if nan_step else "no finite validation loss"
     if val_loss > start_loss:
         return "diverged", f"validation loss {val_loss:.2f} is above its start ({start_loss:.2f})"
-    beats_accuracy = accuracy is None or unigram_accuracy is None or accuracy >= unigram_accuracy + ACCURACY_MARGIN
-    if val_loss <= unigram_loss - LEARN_MARGIN and beats_accuracy:
-        return "learned", f"validation loss {val_loss:.2f} ≤ unigram {unigram_loss:.2f} − {LEARN_MARGIN}" + (
-            f", masked accuracy {accuracy:.1%} ≥ unigram {unigram_accuracy:.1%} + {ACCURACY_MARGIN * 100:g} point"
-            if accuracy is not None and unigram_accuracy is not None else "")
+    verdict = judge(validation)
+    if verdict.learned:
+        return "learned", verdict.reason
     finite = [x for x in train_losses if math.isfinite(x)]
     if len(finite) < MIN_POINTS:
         return "undertrained", f"only {len(finite)} training-loss records"
@@ -208,8 +203,7 @@ def classify(train_losses: list[float], val_loss: float | None, unigram_loss: fl
     rise = curve[-1] - min(curve)
     if rise > RISE:
         return "diverged", f"the training loss rose {rise:.2f} nats above its best ({min(curve):.2f})"
-    return "plateau", (f"flat, and validation loss {val_loss:.2f} is not clearly below the unigram loss "
-                       f"{unigram_loss:.2f}" + ("" if beats_accuracy else ", nor its accuracy above the unigram's"))
+    return "plateau", f"flat, and {verdict.reason}"
 
 
 def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
@@ -220,10 +214,15 @@ def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
     val, unigram = outcome.get("validation_loss"), outcome.get("unigram_loss")
     if outcome["outcome"] == "plateau" and val is not None and unigram is not None:
         accuracy, unigram_accuracy = outcome.get("masked_accuracy"), outcome.get("unigram_accuracy")
-        numbers = (f"({val:.2f} vs {unigram:.2f}; masked accuracy {_pct(accuracy)} vs unigram "
-                   f"{_pct(unigram_accuracy)})")
-        causes.append(f"plateau at the unigram loss {numbers}: predicting token frequencies" if val <= unigram + 0.1
-                      else f"stuck above the unigram loss {numbers}: not even the token frequencies learned yet")
+        numbers = (f"({val:.2f} vs {unigram:.2f}{_ngram_part(outcome)}; masked accuracy {_pct(accuracy)} vs "
+                   f"unigram {_pct(unigram_accuracy)})")
+        if val > unigram + 0.1:
+            causes.append(f"stuck above the unigram loss {numbers}: not even the token frequencies learned yet")
+        elif val > unigram - 0.1:
+            causes.append(f"plateau at the unigram loss {numbers}: predicting token frequencies")
+        else:
+            causes.append(f"below the unigram loss but not the n-gram baseline {numbers}: some context, "
+                          "less than a table of neighbours")
     if outcome["outcome"] == "undertrained":
         causes.append("still improving when the budget ended: give it more steps")
     if not diagnostics:
@@ -388,14 +387,13 @@ def _judge(run_dir: Path, point: Point, nan_step: int | None) -> dict:
     validation = evaluation["validation"] if evaluation else (vals[-1] if vals else {})
     unigram_loss = validation.get("unigram_loss")
     start_loss = math.log(training["data"]["vocab_size"])
-    outcome, rule = classify([r["loss"] for r in train], validation.get("loss") if evaluation else None,
-                             unigram_loss if unigram_loss is not None else start_loss, start_loss, nan_step,
-                             validation.get("masked_accuracy"), validation.get("unigram_accuracy"))
+    outcome, rule = classify([r["loss"] for r in train], validation if evaluation else None, start_loss, nan_step)
     result = {
         **asdict(point), "name": point.name, "outcome": outcome, "rule": rule,
         "validation_loss": validation.get("loss") if evaluation else None,
         "unigram_loss": unigram_loss, "masked_accuracy": validation.get("masked_accuracy") if evaluation else None,
         "unigram_accuracy": validation.get("unigram_accuracy"),
+        "ngram_loss": validation.get("ngram_loss"), "ngram_accuracy": validation.get("ngram_accuracy"),
         "steps": evaluation["steps"] if evaluation else nan_step,
         "seconds": evaluation["seconds"] if evaluation else None, "nan_step": nan_step,
     }
@@ -406,14 +404,18 @@ def _judge(run_dir: Path, point: Point, nan_step: int | None) -> dict:
 def _summary_line(outcome: dict) -> str:
     loss = outcome["validation_loss"]
     text = f"{outcome['name']}: {outcome['outcome']}"
-    text += f", val {loss:.3f} (unigram {outcome['unigram_loss']:.3f})" if loss is not None else ""
+    text += f", val {loss:.3f} (unigram {outcome['unigram_loss']:.3f}{_ngram_part(outcome)})" if loss is not None else ""
     return text + (f" — {outcome['cause']}" if outcome["cause"] else "")
+
+
+def _ngram_part(outcome: dict) -> str:
+    return f", n-gram {outcome['ngram_loss']:.3f}" if outcome.get("ngram_loss") is not None else ""
 
 
 # ---------------------------------------------------------------- the report
 
 CSV_COLUMNS = ("size", "lr", "warmup", "variant", "lr_scaling", "max_grad_norm", "outcome", "validation_loss",
-               "unigram_loss", "masked_accuracy", "steps", "seconds", "cause")
+               "unigram_loss", "ngram_loss", "masked_accuracy", "ngram_accuracy", "steps", "seconds", "cause")
 COLOURS = {"learned": "#4caf50", "plateau": "#ffb300", "diverged": "#e53935", "undertrained": "#90a4ae"}
 
 
@@ -563,12 +565,14 @@ def _loss(o: dict) -> str:
 
 def _markdown(outcomes, sizes, lrs, panels, recommendation) -> str:
     unigram = next((o["unigram_loss"] for o in outcomes if o["unigram_loss"] is not None), None)
+    ngram = next((o["ngram_loss"] for o in outcomes if o.get("ngram_loss") is not None), None)
     lines = ["# Learnability sweep", "",
-             f"{len(outcomes)} runs; unigram loss {unigram if unigram is None else f'{unigram:.3f}'}. "
+             f"{len(outcomes)} runs; unigram loss {unigram if unigram is None else f'{unigram:.3f}'}, n-gram loss "
+             f"{ngram if ngram is None else f'{ngram:.3f}'}. "
              f"Outcomes: " + ", ".join(f"{sum(o['outcome'] == k for o in outcomes)} {k}" for k in OUTCOMES) + ".",
-             "", "Cells: outcome and final validation loss. A run learned when its validation loss is at least "
-             f"{LEARN_MARGIN} nats below the unigram loss and its masked accuracy at least "
-             f"{ACCURACY_MARGIN * 100:g} percentage point above the unigram accuracy.", ""]
+             "", "Cells: outcome and final validation loss, every scored token masked. A run learned when it "
+             "beats the n-gram baseline (each masked token from its left and right neighbours) in loss and in "
+             "masked accuracy by more than the evaluation noise; beating only word frequencies is a plateau.", ""]
     for key, panel in panels.items():
         lines += [f"## {_panel_title(key)}", "", "| size | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
                   "|---" * (len(lrs) + 1) + "|"]

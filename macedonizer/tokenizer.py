@@ -22,7 +22,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .errors import MacedonizerError
@@ -46,6 +46,11 @@ SANITY_SENTENCE = (
     "Азбуката: А Б В Г Д Ѓ Е Ж З Ѕ И Ј К Л Љ М Н Њ О П Р С Т Ќ У Ф Х Ц Ч Џ Ш Ѐ Ѝ, "
     "а б в г д ѓ е ж з ѕ и ј к л љ м н њ о п р с т ќ у ф х ц ч џ ш ѐ ѝ."
 )
+AUTO_CHARS_PER_TOKEN = 1000
+"""``vocab_size = 0``: one vocabulary entry per this many training characters, …"""
+AUTO_VOCAB_RANGE = (4000, 32000)
+"""… between these bounds (in thousands): a 32k vocabulary on a small corpus leaves most tokens rare and makes
+the output layer most of a small model's work (docs/recipes.md measures it)."""
 HOLDOUT_EVERY = 100
 HOLDOUT_MAX_DOCS = 5000
 MODEL_MAX_LENGTH = 512
@@ -56,8 +61,8 @@ MAX_INPUT_CHARS_PER_WORD = 100
 class TokenizerConfig:
     """What is learned (the ``[tokenizer]`` table)."""
 
-    vocab_size: int = 32000
-    """Size of the vocabulary, special tokens included."""
+    vocab_size: int = 0
+    """Size of the vocabulary, special tokens included; 0 chooses it from the corpus size (``auto_vocab_size``)."""
     uncased: bool = False
     """Lowercase everything (accents, and so ѓ ќ ѐ ѝ, are kept either way)."""
     min_frequency: int = 2
@@ -237,6 +242,15 @@ def sanity_check(tokenizer) -> None:
         )
 
 
+def auto_vocab_size(inputs: list[str]) -> int:
+    """The vocabulary ``vocab_size = 0`` gives ``inputs``: a pass over the training text to count its characters."""
+    texts = _Texts(inputs)
+    for _ in texts:
+        pass
+    low, high = AUTO_VOCAB_RANGE
+    return max(low, min(high, texts.characters // AUTO_CHARS_PER_TOKEN // 1000 * 1000))
+
+
 def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig | None = None,
         progress: bool = True) -> Path:
     """Train the tokenizer on ``inputs`` and write a ``BertTokenizerFast`` folder to ``out_dir``."""
@@ -244,6 +258,8 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig |
 
     config = config or TokenizerConfig()
     out = Path(out_dir)
+    if config.vocab_size == 0:
+        config = replace(config, vocab_size=auto_vocab_size(inputs))
     required = required_pieces(config.uncased)
     minimum = len(SPECIAL_TOKENS) + len(required)
     if config.vocab_size <= minimum:

@@ -162,13 +162,16 @@ def test_a_build_runs_every_stage_and_writes_loadable_models_and_cards(built):
         card = (folder / "README.md").read_text(encoding="utf-8")
         sibling = MODELS[1 - MODELS.index(name)]
         assert "(this model)" in card and f"| {sibling} |" in card  # the card lists its sibling
-        assert json.loads((folder / "heldout.json").read_text(encoding="utf-8"))["fill_check"]["top"]
+        guesses = json.loads((folder / "heldout.json").read_text(encoding="utf-8"))["fill_check"]
+        assert len(guesses) == 3 and all(len(top) == 5 for top in guesses.values())  # the card's widget sentences
     record = json.loads((out / "build.json").read_text(encoding="utf-8"))
     assert [m["model"] for m in record["models"]] == ["L1/H32", "L2/H32"]
     # The summary table: one row per model with parameters, accuracy against the unigram baseline and the path.
     for name in ("L1/H32", "L2/H32"):
         row = next(line for line in output.splitlines() if line.startswith(name + " "))
         assert "%" in row and str(out / "models") in row
+    assert output.count("top 5 guesses for the card's example sentences") == 2
+    assert "Скопје е главен [MASK] на Северна Македонија.  →  " in output
 
 
 def test_a_second_run_does_nothing_and_a_deleted_tokenizer_reruns_only_what_follows(built):

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -221,13 +222,14 @@ def test_cli_pretrain_and_eval(tok, tmp_path):
     result = CliRunner().invoke(main, ["pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "--size", "L2/H64",
                                        "--seq-len", "32", "--batch-size", "4", "--max-steps", "4", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "masked accuracy" in result.output and "unigram" in result.output
+    assert "every scored token masked" in result.output and "unigram" in result.output and "n-gram" in result.output
     text = tmp_path / "t.txt"
     text.write_text("Утре ќе одам на пазар со мајка ми.\nВладата денес го усвои буџетот.\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["eval", str(out), "--text", str(text), "--json"])
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)["t.txt"]
-    assert set(scores) >= {"loss", "masked_accuracy", "unigram_loss", "unigram_accuracy", "masked_tokens"}
+    assert set(scores) >= {"loss", "masked_accuracy", "unigram_loss", "unigram_accuracy", "ngram_loss",
+                           "ngram_accuracy", "masked_tokens", "verdict", "verdict_reason"}
     again = CliRunner().invoke(main, ["eval", str(out), "--text", str(text), "--json"])
     assert json.loads(again.stdout) == json.loads(result.stdout)  # deterministic masking
     result = CliRunner().invoke(main, ["pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "-o",
@@ -249,3 +251,53 @@ def test_running_out_of_memory_suggests_a_smaller_batch(tok, tmp_path, monkeypat
     monkeypatch.setattr(pretrain, "_sparse_mlm_module", exhausted)
     with pytest.raises(MacedonizerError, match="Out of memory at a batch of 4 sequences × 32 tokens.*--batch-size"):
         run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+
+
+def test_precision_follows_the_hardware(monkeypatch):
+    cpu = torch.device("cpu")
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert pretrain.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert pretrain.resolve_precision("auto", cpu) == "bf16"
+    assert pretrain.resolve_precision("fp32", cpu) == "fp32" and pretrain.resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(MacedonizerError, match="Unknown precision 'fp8'"):
+        pretrain.resolve_precision("fp8", cpu)
+    with pytest.raises(MacedonizerError, match="not available on mps"):
+        pretrain.resolve_precision("bf16", torch.device("mps"))
+
+
+def test_bf16_and_fp32_end_within_evaluation_noise(tok, tmp_path):
+    config = replace(SMALL, size="L2/H128", max_steps=40, batch_size=16, eval_every=40, checkpoint_every=40,
+                     dropout=0.0)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        out = run([SAMPLE], tok, tmp_path / precision, config, RunConfig(progress=False, precision=precision))
+        evaluation = json.loads((out / "eval.json").read_text())
+        assert evaluation["precision"] == precision
+        scores[precision] = (evaluation["validation"], losses(out))
+    (fp32, fp32_curve), (bf16, bf16_curve) = scores["fp32"], scores["bf16"]
+    assert fp32_curve != bf16_curve  # bf16 really ran: the losses differ in their last digits
+    noise = 3 * max(fp32["loss_vs_unigram_se"], bf16["loss_vs_unigram_se"])
+    assert abs(fp32["loss"] - bf16["loss"]) < noise
+    assert fp32["loss"] < np.log(1200) - 0.5  # both trained: the comparison is not between two fresh models
+
+
+def test_a_time_budget_decays_the_learning_rate_to_zero_by_the_clock(tok, tmp_path, monkeypatch):
+    clock = [1000.0]
+
+    def tick():  # every reading of the clock moves it on: training time passes with the work done
+        clock[0] += 0.05
+        return clock[0]
+
+    monkeypatch.setattr(pretrain.time, "time", tick)
+    config = replace(SMALL, max_steps=None, time_s=20.0, warmup=0.1, log_every=1, eval_every=10**6,
+                     checkpoint_every=10**6)
+    out = run([SAMPLE], tok, tmp_path / "timed", config, QUIET)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows if r["split"] == "train"]
+    peak = lrs.index(max(lrs))
+    assert 10 < len(lrs) < 2000 and 0 < peak < len(lrs) - 1
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # decays by the clock, never back up
+    assert lrs[-1] < 0.1 * config.lr and max(lrs) > 0.8 * config.lr
+    assert json.loads((out / "eval.json").read_text())["seconds"] >= 20.0

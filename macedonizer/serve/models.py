@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import MacedonizerError
 from ..files import read_json
 from ..inference import FillMask, is_local
+from ..verdict import judge
 from .engine import Engine
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -104,6 +105,8 @@ def load(spec: ModelSpec, default: bool = False, backend: str = "torch") -> Serv
     encoder = _onnx_encoder(folder, spec.name) if backend == "onnx" else None
     engine = Engine(FillMask(folder), encoder=encoder)
     config = engine.model.config
+    evaluation = read_json(folder / "eval.json")
+    verdict = judge((evaluation or {}).get("validation")) if evaluation else None
     info = {
         "name": spec.name,
         "default": default,
@@ -117,7 +120,8 @@ def load(spec: ModelSpec, default: bool = False, backend: str = "torch") -> Serv
         "max_tokens": engine.max_tokens,
         "mask_token": engine.mask_token,
         "card": card_metadata(folder),
-        "eval": read_json(folder / "eval.json"),
+        "eval": evaluation,
+        "verdict": {"level": verdict.level, "reason": verdict.reason} if verdict else None,
     }
     return ServedModel(spec.name, engine, info)
 

@@ -1,0 +1,43 @@
+import math
+
+import pytest
+import torch
+
+from macedonizer.config import ModelSize
+from macedonizer.initialization import sinusoids
+from macedonizer.pretrain import TrainConfig, build_model
+
+VOCAB = {f"t{i}": i for i in range(200)} | {"[PAD]": 200, "[CLS]": 201, "[SEP]": 202, "[MASK]": 203}
+
+
+def attention(model, length=64):
+    model.config._attn_implementation = "eager"
+    for module in model.modules():
+        if hasattr(module, "config"):
+            module.config._attn_implementation = "eager"
+    ids = torch.randint(0, 200, (4, length), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return model.base_model(input_ids=ids, output_attentions=True).attentions
+
+
+@pytest.mark.parametrize("variant", ["post-ln", "pre-ln"])
+def test_local_init_starts_heads_on_their_neighbours(variant):
+    model = build_model(ModelSize(2, 128), VOCAB, TrainConfig(variant=variant, dropout=0.0)).eval()
+    first = attention(model)[0].mean(0)  # heads × L × L, averaged over the batch
+    i = torch.arange(8, 56)
+    assert first[0, i, i - 1].mean() > 0.3  # head 0 looks one to the left
+    assert first[1, i, i + 1].mean() > 0.3  # head 1 one to the right
+    assert model.config.initializer_range == pytest.approx(1 / math.sqrt(128))
+    plain = build_model(ModelSize(2, 128), VOCAB, TrainConfig(variant=variant, init="bert", dropout=0.0)).eval()
+    uniform = attention(plain)[0].mean(0)
+    assert uniform[:, i, i - 1].max() < 0.05 and plain.config.initializer_range == 0.02
+
+
+def test_local_init_keeps_words_and_positions_apart():
+    model = build_model(ModelSize(4, 256), VOCAB, TrainConfig())
+    embeddings = model.base_model.embeddings
+    assert embeddings.word_embeddings.weight[:, 128:].abs().max() == 0
+    assert embeddings.position_embeddings.weight[:, :128].abs().max() == 0
+    assert float(embeddings.word_embeddings.weight[:, :128].detach().std()) == pytest.approx(1 / 16, rel=0.05)
+    table = sinusoids(16, 8)
+    assert table[3, 0] == pytest.approx(math.sin(3)) and table[3, 1] == pytest.approx(math.cos(3))
