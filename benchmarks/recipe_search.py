@@ -32,7 +32,7 @@ p.add_argument("--rate", type=float, default=0.15); p.add_argument("--mask_share
 p.add_argument("--init", type=float, default=0.02); p.add_argument("--variant", default="post-ln")
 p.add_argument("--dropout", type=float, default=0.0); p.add_argument("--bf16", type=int, default=1)
 p.add_argument("--eval_every", type=float, default=60); p.add_argument("--name", default="run")
-p.add_argument("--wd", type=float, default=0.01); p.add_argument("--sinpos", type=int, default=0); p.add_argument("--arch", default="bert"); p.add_argument("--local", type=float, default=0); p.add_argument("--ubias", type=int, default=0); p.add_argument("--threads", type=int, default=2)
+p.add_argument("--wd", type=float, default=0.01); p.add_argument("--sinpos", type=int, default=0); p.add_argument("--arch", default="bert"); p.add_argument("--local", type=float, default=0); p.add_argument("--ubias", type=int, default=0); p.add_argument("--resid", type=float, default=0); p.add_argument("--threads", type=int, default=2)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -50,6 +50,11 @@ if a.sinpos:
     with torch.no_grad(): pe.copy_(sin * (a.init * math.sqrt(2)) * a.sinpos)
 if a.local:
     local_init(model, a.local)
+if a.resid:  # scale each layer's two output projections (attention, FFN) by a.resid / sqrt(2 * layers)
+    with torch.no_grad():
+        for layer in model.base_model.encoder.layer:
+            for linear in (layer.attention.output.dense, layer.output.dense):
+                linear.weight.mul_(a.resid / math.sqrt(2 * len(model.base_model.encoder.layer)))
 if a.ubias:
     from macedonizer.baselines import unigram_log_probs
     with torch.no_grad():

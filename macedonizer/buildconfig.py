@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .config import recipe_for
+from .config import PRECISIONS, recipe_for
 from .corpus.pipeline import CleanConfig
 from .errors import MacedonizerError
 from .pretrain import TrainConfig
@@ -56,6 +56,10 @@ class BuildSection:
     """torch.compile the model (CUDA or CPU; trains on without it where the compiler fails)."""
     workers: int = 1
     """Worker processes of the clean stage."""
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise MacedonizerError(f"precision: one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,11 @@ def _select_sizes(table: dict, sizes: list[str]) -> None:
 
 
 def _apply_override(table: dict, item: str) -> None:
-    """``--set pretrain.max_steps=20``: a dotted key and a TOML value (bare words are strings)."""
+    """``--set pretrain.max_steps=20``: a dotted key and a TOML value (bare words are strings).
+
+    A budget (``max_steps``, ``tokens``, ``time_s``) replaces the file's budgets at that level, and a shared
+    ``[pretrain]`` budget those of every size too: ``--set pretrain.max_steps=20`` trains every size 20 steps.
+    """
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         raise MacedonizerError(f"--set {item!r}: expected KEY=VALUE, for example pretrain.max_steps=20.")
@@ -197,6 +205,11 @@ def _apply_override(table: dict, item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise MacedonizerError(f"--set {item!r}: {part} is not a table.")
+    if parts[0] == "pretrain" and parts[-1] in BUDGET_KEYS:  # a budget given here replaces the file's budgets
+        sizes = node.get("size", {}) if len(parts) == 2 else {}
+        for budgeted in (node, *(t for t in sizes.values() if isinstance(t, dict))):
+            for other in BUDGET_KEYS:
+                budgeted.pop(other, None)
     node[parts[-1]] = parsed
 
 

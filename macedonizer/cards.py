@@ -231,7 +231,9 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
         derived=_derivation(model_dir, family_repos),
         vocab_size=_thousands(data["vocab_size"]), uncased=tokenizer_config.get("do_lower_case", False),
         tokenizer_eval=tokenizer_eval, mask_rate=_percent(train["masking"]["rate"]),
-        whole_word=train["masking"]["whole_word"], seq_len=train["seq_len"], batch_size=train["batch_size"],
+        whole_word=train["masking"]["whole_word"],
+        initialisation=("local: weights at std 1/√hidden, attention heads starting on their neighbours"
+                        if train.get("init") == "local" else "BERT's: weights at std 0.02"), seq_len=train["seq_len"], batch_size=train["batch_size"],
         lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
         warmup=_percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
         tokens=_thousands(evaluation["tokens"]), hardware=evaluation.get("hardware", evaluation["device"]),

@@ -243,8 +243,9 @@ Examples:
 @click.option("--keep-checkpoints", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True, help="Steps between metric lines.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--variant", type=click.Choice(["post-ln", "pre-ln"]), default="post-ln", show_default=True,
-              help="BERT (post-LayerNorm) or pre-LayerNorm RoBERTa; both load with AutoModelForMaskedLM.")
+@click.option("--variant", type=click.Choice(["post-ln", "pre-ln"]), default=None,
+              help="BERT (post-LayerNorm) or pre-LayerNorm RoBERTa; both load with AutoModelForMaskedLM.  "
+                   "[default: the size's recipe]")
 @click.option("--lr-scaling", type=click.Choice(["none", "mup"]), default="none", show_default=True,
               help="mup: hidden matrices train at lr × 128 / hidden size.")
 @click.option("--diagnostics-every", type=click.IntRange(0), default=0, show_default=True,

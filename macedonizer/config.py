@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_POSITIONS = 512
+PRECISIONS = ("auto", "bf16", "fp32")
+"""Training precision: auto (bf16 autocast where the device computes bf16 natively), bf16 or fp32."""
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,17 @@ class Recipe:
     batch_size: int
     warmup: float
     dropout: float
+    variant: str
+    """``post-ln`` (BERT) or ``pre-ln``: from 4 layers on, post-LN stayed on the plateau where pre-LN left it."""
 
 
 RECIPES = {
-    "tiny": Recipe(lr=3e-3, batch_size=32, warmup=0.05, dropout=0.0),
-    "mini": Recipe(lr=2e-3, batch_size=32, warmup=0.05, dropout=0.0),
-    "small": Recipe(lr=1e-3, batch_size=64, warmup=0.05, dropout=0.1),
-    "medium": Recipe(lr=7e-4, batch_size=128, warmup=0.05, dropout=0.1),
-    "base": Recipe(lr=4e-4, batch_size=256, warmup=0.06, dropout=0.1),
-    "large": Recipe(lr=2e-4, batch_size=256, warmup=0.06, dropout=0.1),
+    "tiny": Recipe(lr=3e-3, batch_size=32, warmup=0.05, dropout=0.0, variant="post-ln"),
+    "mini": Recipe(lr=2e-3, batch_size=32, warmup=0.05, dropout=0.0, variant="pre-ln"),
+    "small": Recipe(lr=1e-3, batch_size=64, warmup=0.05, dropout=0.1, variant="pre-ln"),
+    "medium": Recipe(lr=7e-4, batch_size=128, warmup=0.05, dropout=0.1, variant="pre-ln"),
+    "base": Recipe(lr=4e-4, batch_size=256, warmup=0.06, dropout=0.1, variant="pre-ln"),
+    "large": Recipe(lr=2e-4, batch_size=256, warmup=0.06, dropout=0.1, variant="pre-ln"),
 }
 
 

@@ -75,11 +75,17 @@ def local_init(model, sharpness: float = SHARPNESS) -> None:
 
 def _positional_head(query, key, row: int, head_dim: int, column: int, frequencies: torch.Tensor, offset: int,
                      sharpness: float) -> None:
-    """Make one head's query at position i match the key at i + ``offset`` through the sinusoids."""
+    """Make one head's query at position i match the key at i + ``offset`` through the sinusoids.
+
+    Only the head's first ``2 · len(frequencies)`` dimensions are rewritten; any others (a head wider than
+    the position half) keep their random init, so no dimension starts with zero query and key (it would
+    get no gradient and stay dead).
+    """
+    used = slice(row, row + min(head_dim, 2 * len(frequencies)))
     for linear in (query, key):
-        linear.weight[row:row + head_dim] = 0
+        linear.weight[used] = 0
         if linear.bias is not None:
-            linear.bias[row:row + head_dim] = 0
+            linear.bias[used] = 0
     for f, frequency in enumerate(frequencies.tolist()):
         r, c = row + 2 * f, column + 2 * f  # (sin, cos) of frequency f
         key.weight[r, c] = key.weight[r + 1, c + 1] = 1.0

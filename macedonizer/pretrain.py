@@ -31,10 +31,10 @@ import numpy as np
 import torch
 import torch._dynamo
 
-from .config import MAX_POSITIONS, ModelSize, recipe_for
+from .config import MAX_POSITIONS, PRECISIONS, ModelSize, recipe_for
 from .data import Masker, MaskingConfig, PackedData, build_cache
-from .diagnostics import DIAGNOSTICS, Probe, layer_group
 from .baselines import NGRAM_FILE, NgramBaseline, unigram_log_probs
+from .diagnostics import DIAGNOSTICS, Probe, layer_group
 from .errors import MacedonizerError
 from .initialization import INITS, default_std, local_init
 
@@ -99,7 +99,6 @@ class TrainConfig:
     """The weight std; None takes the init's own (1/√hidden for ``local``, 0.02 for ``bert``)."""
     init_from: str | None = None
     """A saved model folder to start from instead of a random init (its shape, ``size`` ignored; same tokenizer)."""
-
 
     @classmethod
     def for_size(cls, size: str, **settings) -> TrainConfig:
@@ -167,8 +166,6 @@ class Dist:
 
 def _setup_distributed(device_type: str) -> Dist:
     import torch.distributed as dist
-
-    import torch
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
@@ -392,9 +389,6 @@ def _baseline_scores(name: str, loss: np.ndarray, hit: np.ndarray, base_loss: np
         f"loss_vs_{name}_se": round(float(np.std(loss - base_loss) / math.sqrt(n)), 5),
         f"accuracy_vs_{name}_se": round(float(np.std(hit.astype(np.float64) - base_hit) / math.sqrt(n)), 5),
     }
-
-
-PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def bf16_native(device) -> bool:
@@ -835,8 +829,11 @@ class _Logger:
                 self.bar.update(record["step"] - self.bar.n)
                 self.bar.set_postfix(loss=record["loss"], tok_s=int(record["tokens_per_s"]))
             else:
-                self.bar.write(f"step {record['step']}: val loss {record['loss']:.3f}, "
-                               f"accuracy {record['masked_accuracy']:.3f} (unigram {record['unigram_accuracy']:.3f})")
+                ngram = (f", n-gram {record['ngram_loss']:.3f} / {record['ngram_accuracy']:.1%}"
+                         if "ngram_loss" in record else "")
+                self.bar.write(f"step {record['step']}: honest val loss {record['loss']:.3f} / accuracy "
+                               f"{record['masked_accuracy']:.1%} (unigram {record['unigram_loss']:.3f} / "
+                               f"{record['unigram_accuracy']:.1%}{ngram})")
 
     def close(self) -> None:
         if self.file:
@@ -868,6 +865,7 @@ def _write_model(out: Path, model, tokenizer_dir: Path, data: PackedData, final:
         "device": str(device),
         "hardware": _hardware(device, dist),
         "precision": precision,
+        "peak_memory_gb": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,
         "world_size": dist.world,
     }
     (tmp / "eval.json").write_text(json.dumps(evaluation, indent=2), encoding="utf-8")

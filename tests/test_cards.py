@@ -62,7 +62,15 @@ def test_a_model_that_did_not_learn_says_so(family):
     evaluation["validation"]["masked_accuracy"] = evaluation["validation"]["unigram_accuracy"]
     (model / "eval.json").write_text(json.dumps(evaluation))
     text = render(model).read_text(encoding="utf-8")
-    assert "This model did not learn" in text
+    assert "**This model did not learn**" in text and "**Verdict: untrained**" in text
+    assert "| n-gram baseline |" in text and "every scored token replaced by the mask token" in text
+    # The card follows the one verdict: the same model, as if it beat the n-gram baseline beyond noise.
+    validation = evaluation["validation"]
+    validation.update(loss=1.0, masked_accuracy=0.9, ngram_loss=3.0, ngram_accuracy=0.3, loss_vs_ngram_se=0.01,
+                      accuracy_vs_ngram_se=0.01, loss_vs_unigram_se=0.01, accuracy_vs_unigram_se=0.01)
+    (model / "eval.json").write_text(json.dumps(evaluation))
+    text = render(model).read_text(encoding="utf-8")
+    assert "**Verdict: learned**" in text and "did not learn" not in text
 
 
 def test_bad_input(family, tmp_path):

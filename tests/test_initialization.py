@@ -41,3 +41,14 @@ def test_local_init_keeps_words_and_positions_apart():
     assert float(embeddings.word_embeddings.weight[:, :128].detach().std()) == pytest.approx(1 / 16, rel=0.05)
     table = sinusoids(16, 8)
     assert table[3, 0] == pytest.approx(math.sin(3)) and table[3, 1] == pytest.approx(math.cos(3))
+
+
+def test_no_query_or_key_dimension_starts_dead():
+    """A head wider than the position half keeps its other dimensions random: all-zero query and key rows
+    would get no gradient and stay zero for ever."""
+    for size in (ModelSize(2, 64), ModelSize(2, 128), ModelSize(4, 256)):
+        model = build_model(size, VOCAB, TrainConfig())
+        for layer in model.base_model.encoder.layer:
+            attention = layer.attention.self
+            dead = (attention.query.weight.abs().sum(1) == 0) & (attention.key.weight.abs().sum(1) == 0)
+            assert not dead.any(), size
