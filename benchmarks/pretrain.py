@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import (
+    AutoModelForMaskedLM,
     AutoTokenizer,
     BertForMaskedLM,
     DataCollatorForLanguageModeling,
@@ -120,7 +121,7 @@ def main() -> None:
                     seq_len = TrainConfig.for_size(size).seq_len
                     data = build_cache([args.corpus], args.tokenizer, seq_len, progress=False)
                     speed = trainer_run(size, data, args.tokenizer, out, seconds, bf16=name == "trainer-bf16")
-                scores = TextScorer(out, [args.heldout])(BertForMaskedLM.from_pretrained(out))
+                scores = TextScorer(out, [args.heldout])(AutoModelForMaskedLM.from_pretrained(out))
                 rows[name] = {**speed, **next(iter(scores.values()))}
             _print(size, rows)
 

@@ -13,6 +13,7 @@ linearly to 0 at the end of --minutes by the clock.
         --init 0.088 --local 4 --bs 32 --lr 3e-3 --name H
 """
 import argparse, json, math, time, sys
+from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
@@ -24,7 +25,7 @@ from macedonizer.evaluate import pack_lines, read_lines
 from macedonizer.initialization import local_init
 
 p = argparse.ArgumentParser()
-p.add_argument("--tok", required=True); p.add_argument("--data", required=True); p.add_argument("--heldout", default=str(__import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared/corpora/mk/ntrex.txt"))
+p.add_argument("--tok", required=True); p.add_argument("--data", required=True); p.add_argument("--heldout", default=str(Path(__file__).resolve().parents[1].parent / "shared/corpora/mk/ntrex.txt"))
 p.add_argument("--size", default="tiny"); p.add_argument("--minutes", type=float, default=5)
 p.add_argument("--lr", type=float, default=2e-3); p.add_argument("--warmup", type=float, default=0.05)
 p.add_argument("--bs", type=int, default=64); p.add_argument("--seq", type=int, default=128)

@@ -1,5 +1,6 @@
 """benchmarks/gpu_check.sh runs its whole flow on CPU with --dry-run (the GPU run is the same code)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_gpu_check_dry_run_prints_its_table():
     result = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run"], capture_output=True,
-                            text=True, timeout=600, env={**__import__("os").environ, "PYTHON": sys.executable})
+                            text=True, timeout=600, env={**os.environ, "PYTHON": sys.executable})
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert "| size | precision | mode | tokens/s | MFU | peak memory | honest val loss | verdict |" in lines
