@@ -299,7 +299,8 @@ class Build:
         guesses = {}
         for template in EXAMPLES:  # the card's widget sentences
             example = template.format(mask=fill.tokenizer.mask_token)
-            guesses[example] = [{"token": g["token_str"], "score": round(g["score"], 4)} for g in fill(example, top_k=5)]
+            guesses[example] = [{"token": g["token_str"], "score": round(g["score"], 4)}
+                                for g in fill(example, top_k=5)]
         texts = {}
         if self.config.eval.texts:
             texts = evaluate_text(model_dir, list(self.config.eval.texts), seq_len=self.config.eval.seq_len)
@@ -365,7 +366,8 @@ def print_summary(rows: list[dict], seconds: float) -> None:
             f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "-",
             f"{r['unigram_accuracy']:.1%}" if r["unigram_accuracy"] is not None else "-",
             f"{r['ngram_accuracy']:.1%}" if r["ngram_accuracy"] is not None else "-",
-            r["verdict"] if r["verdict"] == "learned" else r["verdict"].upper(), _duration(r["seconds"]) if r["seconds"] is not None else "-",
+            r["verdict"] if r["verdict"] == "learned" else r["verdict"].upper(),
+            _duration(r["seconds"]) if r["seconds"] is not None else "-",
             r["path"], r["hub"] or "-",
         ))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]

@@ -233,7 +233,8 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
         tokenizer_eval=tokenizer_eval, mask_rate=_percent(train["masking"]["rate"]),
         whole_word=train["masking"]["whole_word"],
         initialisation=("local: weights at std 1/√hidden, attention heads starting on their neighbours"
-                        if train.get("init") == "local" else "BERT's: weights at std 0.02"), seq_len=train["seq_len"], batch_size=train["batch_size"],
+                        if train.get("init") == "local" else "BERT's: weights at std 0.02"),
+        seq_len=train["seq_len"], batch_size=train["batch_size"],
         lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
         warmup=_percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
         tokens=_thousands(evaluation["tokens"]), hardware=evaluation.get("hardware", evaluation["device"]),
@@ -243,7 +244,8 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
         perplexity=f"{validation['perplexity']:.1f}", repo_id=repo_id or model_name, example=examples[0],
         data_bias="encyclopedic and web text over-represents some topics, regions and a formal register.",
         citation_key=re.sub(r"\W", "_", model_name), year=datetime.date.today().year,
-        verdict=judge(validation), ngram_accuracy=_percent(validation["ngram_accuracy"]) if "ngram_accuracy" in validation else "–",
+        verdict=judge(validation),
+        ngram_accuracy=_percent(validation["ngram_accuracy"]) if "ngram_accuracy" in validation else "–",
         ngram_loss=f"{validation['ngram_loss']:.3f}" if "ngram_loss" in validation else "–",
         mask_shares=f"{train['masking']['mask_share']:.0%} [MASK], {train['masking']['random_share']:.0%} random",
     )
