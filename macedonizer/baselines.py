@@ -43,11 +43,15 @@ def unigram_log_probs(token_counts: np.ndarray) -> np.ndarray:
     return np.log(counts / counts.sum())
 
 
+def unigram_scores(token_counts: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per target: ``-log P(target)`` under the training-token frequencies, and whether the commonest token is it."""
+    return -unigram_log_probs(token_counts)[targets], targets == int(np.argmax(token_counts))
+
+
 def unigram_baseline(token_counts: np.ndarray, labels) -> tuple[float, float]:
     """Loss and accuracy of always predicting the training-token frequencies."""
-    targets = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels)
-    log_probs = unigram_log_probs(token_counts)
-    return float(-log_probs[targets].mean()), float((targets == int(np.argmax(token_counts))).mean())
+    losses, hits = unigram_scores(token_counts, np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels))
+    return float(losses.mean()), float(hits.mean())
 
 
 def count_ngrams(sequences: np.ndarray, vocab_size: int, special_ids: list[int],

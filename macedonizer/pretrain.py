@@ -33,7 +33,7 @@ import torch._dynamo
 
 from .config import MAX_POSITIONS, PRECISIONS, ModelSize, recipe_for
 from .data import Masker, MaskingConfig, PackedData, build_cache
-from .baselines import NGRAM_FILE, NgramBaseline, unigram_log_probs
+from .baselines import NGRAM_FILE, NgramBaseline, unigram_scores
 from .diagnostics import DIAGNOSTICS, Probe, layer_group
 from .errors import MacedonizerError
 from .initialization import INITS, default_std, local_init
@@ -365,8 +365,7 @@ def evaluate_sequences(model, sequences: np.ndarray, masker, pad_id: int, device
         raise MacedonizerError("Nothing to evaluate: the text yields no maskable tokens.")
     loss, hit = np.concatenate(losses).astype(np.float64), np.concatenate(hits)
     targets = np.concatenate([labels[labels != -100] for labels in batches_labels])
-    unigram_losses = -unigram_log_probs(token_counts)[targets]
-    unigram_hits = targets == int(np.argmax(token_counts))
+    unigram_losses, unigram_hits = unigram_scores(token_counts, targets)
     record = {
         "loss": round(float(loss.mean()), 5),
         "perplexity": round(math.exp(min(float(loss.mean()), 50)), 3),
