@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .config import INITS, PRECISIONS
 from .errors import MacedonizerError
 from .verdict import judge
 
@@ -252,9 +253,9 @@ Examples:
               help="Steps between diagnostics.jsonl records (gradient and update norms per layer, attention "
                    "entropy, logit scale); 0 for none.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--init", type=click.Choice(["local", "bert"]), default="local", show_default=True,
+@click.option("--init", type=click.Choice(INITS), default="local", show_default=True,
               help="local: heads start on their neighbours (std 1/√hidden); bert: std 0.02 everywhere.")
-@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="auto: bf16 autocast on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32.")
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the model (CUDA or CPU; says so and trains on without it where it fails).")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 MAX_POSITIONS = 512
 PRECISIONS = ("auto", "bf16", "fp32")
 """Training precision: auto (bf16 autocast where the device computes bf16 natively), bf16 or fp32."""
+INITS = ("local", "bert")
+"""How a fresh model starts (``macedonizer.initialization``)."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ import math
 
 import torch
 
-INITS = ("local", "bert")
 OFFSETS = (-1, 1, -2, 2, -3, 3, -4, 4)
 SHARPNESS = 4.0
 """Scale of the positional heads' queries: at 4, a head puts about half its attention on its neighbour."""

@@ -31,12 +31,12 @@ import numpy as np
 import torch
 import torch._dynamo
 
-from .config import MAX_POSITIONS, PRECISIONS, ModelSize, recipe_for
+from .config import INITS, MAX_POSITIONS, PRECISIONS, ModelSize, recipe_for
 from .data import Masker, MaskingConfig, PackedData, build_cache
 from .baselines import NGRAM_FILE, NgramBaseline, unigram_scores
 from .diagnostics import DIAGNOSTICS, Probe, layer_group
 from .errors import MacedonizerError
-from .initialization import INITS, default_std, local_init
+from .initialization import default_std, local_init
 
 CHECKPOINTS = "checkpoints"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
