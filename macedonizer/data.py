@@ -256,6 +256,7 @@ class Masker:
         # Random replacements come from ordinary tokens only.
         self.ordinary = torch.nonzero(~self.special).flatten()
         self.vocab = vocab
+        self._evaluation: Masker | None = None
 
     def for_evaluation(self) -> Masker:
         """The same positions drawn at this masker's rate, every one of them replaced by ``[MASK]``.
@@ -263,7 +264,11 @@ class Masker:
         Evaluation must not leave a scored token in the input (a model that
         copies its input would score on it) nor swap in a random one.
         """
-        return Masker(replace(self.config, mask_share=1.0, random_share=0.0), self.vocab)
+        if self.config.mask_share == 1.0 and self.config.random_share == 0.0:
+            return self
+        if self._evaluation is None:  # built once: a run evaluates many times, and building walks the vocabulary
+            self._evaluation = Masker(replace(self.config, mask_share=1.0, random_share=0.0), self.vocab)
+        return self._evaluation
 
     def __call__(self, input_ids, generator, total_rows: int | None = None, row_offset: int = 0):
         """Return (inputs, labels); labels are -100 where nothing is predicted.
