@@ -268,7 +268,7 @@ def test_precision_follows_the_hardware(monkeypatch):
 
 
 def test_bf16_and_fp32_end_within_evaluation_noise(tok, tmp_path):
-    config = replace(SMALL, size="L2/H128", max_steps=40, batch_size=16, eval_every=40, checkpoint_every=40,
+    config = replace(SMALL, size="L2/H128", max_steps=100, batch_size=16, eval_every=100, checkpoint_every=100,
                      dropout=0.0)
     scores = {}
     for precision in ("fp32", "bf16"):
