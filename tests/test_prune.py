@@ -92,8 +92,10 @@ def test_dropping_layers_writes_a_smaller_standard_model(parent, spec, kept):
     assert manifest["method"] == spec and manifest["layers_kept"] == kept and manifest["sparsity"] is None
     assert manifest["parent"]["name"] == "L4-H32" and evaluation["size"] == out.name
     assert manifest["validation"]["parent"] == parent_eval["validation"]  # the same text, the same masks
-    assert manifest["validation"]["retained_accuracy"] == pytest.approx(
-        evaluation["validation"]["masked_accuracy"] / parent_eval["validation"]["masked_accuracy"], abs=1e-4)
+    parent_accuracy = parent_eval["validation"]["masked_accuracy"]
+    # Scored honestly, a 40-step parent may get no masked token right; then nothing can be "retained".
+    expected = evaluation["validation"]["masked_accuracy"] / parent_accuracy if parent_accuracy else None
+    assert manifest["validation"]["retained_accuracy"] == (None if expected is None else pytest.approx(expected, abs=1e-4))
     assert set(evaluation) == set(parent_eval) and set(evaluation["validation"]) == set(parent_eval["validation"])
     assert evaluation["parameters"] == sum(p.numel() for p in child.parameters()) < parent_eval["parameters"]
     card = (out / "README.md").read_text(encoding="utf-8")
