@@ -93,7 +93,7 @@ def _derivation(model_dir: Path, family_repos: dict[str, str] | None) -> dict | 
         "method": manifest["method"], "description": manifest["description"],
         "recovery_steps": _thousands(manifest["recovery"]["steps"]) if manifest["recovery"] else None,
         "sparsity": _percent(manifest["sparsity"]["achieved"]) if manifest["sparsity"] else None,
-        "retained": _percent(validation["retained_accuracy"]),
+        "retained": None if validation["retained_accuracy"] is None else _percent(validation["retained_accuracy"]),
         "accuracy": _percent(validation["model"]["masked_accuracy"]),
         "parent_accuracy": _percent(validation["parent"]["masked_accuracy"]),
     }
