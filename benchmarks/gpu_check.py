@@ -19,13 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from macedonizer.pretrain import RunConfig, TrainConfig, run
-from macedonizer.tokenizer import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
+from macedonizer.configs import RunConfig, TrainConfig
+from macedonizer.pretrain import run
+from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
 from macedonizer.verdict import judge
 
 SAMPLE = "corpus:sample"
@@ -33,21 +34,23 @@ SAMPLE = "corpus:sample"
 
 def pretrain(out: Path, tok: Path, size: str, steps: int, batch: int, precision: str, compile_: bool,
              device: str) -> dict:
-    config = TrainConfig.for_size(size, max_steps=steps, batch_size=batch, seq_len=128, eval_every=10**9,
-                                  checkpoint_every=10**9, log_every=max(1, steps // 4), eval_batches=4,
-                                  final_eval_batches=8)
-    run([SAMPLE], tok, out, config, RunConfig(device=device, precision=precision, compile=compile_, progress=False))
+    config = TrainConfig.for_size(size, max_steps=steps, batch_size=batch, seq_len=128, final_eval_batches=8)
+    run([SAMPLE], tok, out, config, RunConfig(device=device, precision=precision, compile=compile_, progress=False,
+                                              **_quiet(steps), eval_batches=4))
     return _row(out, size, precision, "compile" if compile_ else "eager")
+
+
+def _quiet(steps: int) -> dict:
+    """No validation or checkpoint during the timed steps; four metric lines."""
+    return {"eval_every": 10**9, "checkpoint_every": 10**9, "log_every": max(1, steps // 4)}
 
 
 def torchrun(out: Path, tok: Path, steps: int, batch: int, device: str) -> dict:
     job = out.parent / "torchrun-job.json"
-    config = TrainConfig.for_size("tiny", max_steps=steps, batch_size=batch, seq_len=128, eval_every=10**9,
-                                  checkpoint_every=10**9, log_every=max(1, steps // 4), final_eval_batches=8)
-    from dataclasses import asdict
-
+    config = TrainConfig.for_size("tiny", max_steps=steps, batch_size=batch, seq_len=128, final_eval_batches=8)
+    how = RunConfig(device=device, progress=False, **_quiet(steps))
     job.write_text(json.dumps({"data": [SAMPLE], "tokenizer": str(tok), "out": str(out), "train": asdict(config),
-                               "device": device, "precision": "auto", "compile": False, "resume": False}))
+                               "run": asdict(how)}))
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1",
                     "-m", "macedonizer", "pretrain-job", str(job)], check=True)
     return _row(out, "tiny", "auto", "torchrun ×1")

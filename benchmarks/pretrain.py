@@ -43,10 +43,10 @@ from transformers import (
 )
 
 from macedonizer.baselines import NGRAM_FILE
-from macedonizer.config import ModelSize
+from macedonizer.configs import ModelSize, RunConfig, TrainConfig
 from macedonizer.data import build_cache
 from macedonizer.evaluate import TextScorer
-from macedonizer.pretrain import TOKENIZER_FILES, RunConfig, TrainConfig, run
+from macedonizer.pretrain import TOKENIZER_FILES, bert_config, run
 from macedonizer.verdict import judge
 
 NTREX = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "ntrex.txt"
@@ -72,7 +72,7 @@ def trainer_run(size: str, data, tokenizer_dir: Path, out: Path, seconds: float,
     pad = tokenizer.pad_token_id
     train = [{"input_ids": row.tolist()} for row in np.asarray(data.train).astype(np.int64)]
     torch.manual_seed(0)
-    config = ModelSize.from_name(size).bert_config(data.vocab_size, pad_token_id=pad)
+    config = bert_config(ModelSize.from_name(size), data.vocab_size, pad_token_id=pad)
     model = BertForMaskedLM(config)
     stop = StopAt(seconds)
     args = TrainingArguments(output_dir=str(out / "trainer"), max_steps=10**9, save_strategy="no", report_to=[],

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
-from macedonizer.data import build_cache, Masker, MaskingConfig
-from macedonizer.pretrain import build_model, TrainConfig, _sparse_mlm_module, _generator
+from macedonizer.data import build_cache, Masker
+from macedonizer.configs import MaskingConfig, ModelSize, TrainConfig
+from macedonizer.pretrain import build_model, _sparse_mlm_module, _generator
 from macedonizer.baselines import unigram_baseline
-from macedonizer.config import ModelSize
 from macedonizer.evaluate import pack_lines, read_lines
 from macedonizer.initialization import local_init
 

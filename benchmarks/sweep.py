@@ -22,7 +22,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from macedonizer import sweep
-from macedonizer.pretrain import RunConfig
 from macedonizer.pretrain import run as pretrain
 
 WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "wiki.txt"
@@ -55,8 +54,8 @@ def main() -> None:
             outcomes = {o["name"]: o["outcome"] for o in sweep.load_outcomes(out)}
         point = config.points()[0]
         for every in (0, config.diagnostics_every):
-            train_config = replace(point.train_config(config), diagnostics_every=every)
-            pretrain([args.data], args.tokenizer, Path(tmp) / f"diag{every}", train_config, RunConfig(progress=False))
+            run_config = replace(point.run_config(config), resume=False, diagnostics_every=every)
+            pretrain([args.data], args.tokenizer, Path(tmp) / f"diag{every}", point.train_config(config), run_config)
             evaluation = json.loads((Path(tmp) / f"diag{every}" / "eval.json").read_text())
             results[f"{point.name}, diagnostics every {every or '-'}"] = evaluation["seconds"]
     runs = len(config.points())

@@ -32,7 +32,9 @@ import click
 
 from .buildconfig import BuildConfig
 from .errors import MacedonizerError
+from .fields import to_dataclass
 from .files import read_json, write_text_atomic
+from .specs import LocalSpec, parse
 from .verdict import judge
 
 MANIFESTS = "manifests"
@@ -83,12 +85,13 @@ class Stage:
 
 
 def file_identity(specs) -> list:
-    """Local files as (path, size, mtime); remote specs (hf:, corpus:) as themselves."""
+    """Local files as (path, size, mtime); remote specs (hf:, corpus:) and missing paths as themselves."""
     identity = []
-    for spec in specs:
-        path = Path(spec)
-        if not path.exists():
-            identity.append(spec)
+    for text in specs:
+        spec = parse(text)
+        path = Path(spec.path) if isinstance(spec, LocalSpec) else None
+        if path is None or not path.exists():
+            identity.append(text)
             continue
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
@@ -231,11 +234,10 @@ class Build:
         return f"{self.config.tokenizer.vocab_size:,} WordPiece tokens{fertility}"
 
     def _sweep(self, resume: bool) -> str:
-        from .buildconfig import _dataclass
         from .sweep import SweepConfig, recommended, run
 
-        table = {"device": self.config.build.device, **self.config.sweep, "sizes": list(self.config.auto_lr)}
-        sweep = _dataclass(SweepConfig, table, self.config.source, "sweep")
+        table = {"device": self.config.build.device, **self.config.sweep}
+        sweep = SweepConfig.from_table(table, self.config.source, sizes=list(self.config.auto_lr))
         run([str(self.corpus)], self.tokenizer, self.sweep_dir, sweep, progress=self.progress)
         choices = recommended(self.sweep_dir)
         return ", ".join(f"{size}: lr {choices[size]['lr']:g}, warm-up {choices[size]['warmup']:g}, "
@@ -243,30 +245,27 @@ class Build:
                          for size in self.config.auto_lr)
 
     def _pretrain(self, size: str, resume: bool) -> str:
-        from .pretrain import RunConfig, run
+        from .pretrain import run
 
         out = self.model_dir(size)
         resume = resume and any((out / "checkpoints").glob("step-*"))
         if not resume:
             shutil.rmtree(out, ignore_errors=True)
         train = self.train_config(size)
-        b = self.config.build
-        if b.processes > 1:
-            self._pretrain_torchrun(train, out, resume)
+        how = dataclasses.replace(self.config.runs[size], progress=self.progress, resume=resume)
+        if self.config.build.processes > 1:
+            self._pretrain_torchrun(train, how, out)
         else:
-            run([str(self.corpus)], self.tokenizer, out, train,
-                RunConfig(device=b.device, precision=b.precision, compile=b.compile, progress=self.progress,
-                          resume=resume))
+            run([str(self.corpus)], self.tokenizer, out, train, how)
         return _scores(out)
 
-    def _pretrain_torchrun(self, train, out: Path, resume: bool) -> None:
+    def _pretrain_torchrun(self, train, how, out: Path) -> None:
         """One process per GPU: ``torch.distributed.run`` over the hidden ``pretrain-job`` command."""
         b = self.config.build
         job = self.manifests.folder / f"pretrain-{out.name}.job.json"
         job.write_text(json.dumps({
             "data": [str(self.corpus)], "tokenizer": str(self.tokenizer), "out": str(out),
-            "train": dataclasses.asdict(train), "device": b.device, "precision": b.precision, "compile": b.compile,
-            "resume": resume,
+            "train": dataclasses.asdict(train), "run": dataclasses.asdict(how),
         }), encoding="utf-8")
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
                    str(b.processes), "-m", "macedonizer", "pretrain-job", str(job)]
@@ -407,14 +406,12 @@ def run(config: BuildConfig, out: str | os.PathLike, force: bool = False, push: 
 
 def run_pretrain_job(path: str) -> None:
     """The body of ``macedonizer pretrain-job JOB.json`` (one torchrun process)."""
-    from .buildconfig import _dataclass
-    from .pretrain import RunConfig, TrainConfig, run
+    from .pretrain import run
+    from .configs import RunConfig, TrainConfig
 
     job = json.loads(Path(path).read_text(encoding="utf-8"))
-    train = _dataclass(TrainConfig, job["train"], path, "train")
-    run(job["data"], job["tokenizer"], job["out"], train,
-        RunConfig(device=job["device"], precision=job["precision"], compile=job["compile"], progress=True,
-                  resume=job["resume"]))
+    train = to_dataclass(TrainConfig, job["train"], path, "train")
+    run(job["data"], job["tokenizer"], job["out"], train, to_dataclass(RunConfig, job["run"], path, "run"))
 
 
 # ---------------------------------------------------------------- helpers

@@ -16,26 +16,24 @@ key and the reason when one is wrong.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import tomllib
-import types
-import typing
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .config import PRECISIONS, recipe_for
+from .configs import (BUDGET_KEYS, PRECISIONS, RunConfig, TrainConfig, check_choice, check_licence, check_range,
+                      check_repo_id, recipe_for, keep_one_budget, resolve_size)
 from .corpus.pipeline import CleanConfig
-from .errors import MacedonizerError
-from .pretrain import TrainConfig
+from .errors import ConfigError, MacedonizerError
+from .fields import merge, to_dataclass, unknown_keys
+from .specs import parse
 from .tokenizer import TokenizerConfig
 
 DEMO = "demo"
-BUDGET_KEYS = ("max_steps", "tokens", "time_s")
-SPDX_LICENCES = ("apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "bsd-3-clause",
-                 "gpl-3.0", "lgpl-3.0", "openrail", "other")
+RUN_KEYS = ("log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints", "diagnostics_every")
+"""``RunConfig`` settings a ``[pretrain]`` table may give: how often a run logs, validates and saves."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +56,16 @@ class BuildSection:
     """Worker processes of the clean stage."""
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise MacedonizerError(f"precision: one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
+        check_choice("precision", self.precision, PRECISIONS)
+        if not self.sizes:
+            raise ConfigError("sizes: name at least one size.")
+        for size in self.sizes:
+            try:
+                resolve_size(size)
+            except ConfigError as exc:
+                raise ConfigError(f"sizes: {exc}") from None
+        check_range("processes", self.processes, 1)
+        check_range("workers", self.workers, 1)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,12 @@ class CardSection:
     datasets: tuple[str, ...] = ()
     """Hub dataset ids to list besides those found behind the corpus."""
 
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "license", check_licence(self.license))
+        except ConfigError as exc:
+            raise ConfigError(f"license: {exc}") from None
+
 
 @dataclass(frozen=True)
 class PushSection:
@@ -125,6 +137,8 @@ class BuildConfig:
     tokenizer: TokenizerConfig
     pretrain: dict[str, TrainConfig]
     """Per size, with the per-size overrides applied."""
+    runs: dict[str, RunConfig]
+    """How each size's training runs: [build] device, precision and compile, [pretrain] logging and checkpoints."""
     auto_lr: tuple[str, ...]
     """Sizes whose learning rate, warm-up and variant come from the learnability sweep."""
     sweep: dict = field(default_factory=dict)
@@ -216,13 +230,9 @@ def _apply_override(table: dict, item: str) -> None:
 def from_table(table: dict, source: str = "config", base: Path | None = None) -> BuildConfig:
     """Check and convert a parsed TOML table."""
     known = {"build", "corpus", "clean", "tokenizer", "pretrain", "sweep", "derive", "eval", "card", "push"}
-    _unknown_keys(table, known, source, "")
-    build = _dataclass(BuildSection, table.get("build", {}), source, "build")
-    if not build.sizes:
-        raise MacedonizerError(f"{source}: [build] sizes: name at least one size.")
-    if build.processes < 1 or build.workers < 1:
-        raise MacedonizerError(f"{source}: [build] processes and workers must be at least 1.")
-    corpus = _dataclass(CorpusSection, table.get("corpus", {}), source, "corpus")
+    unknown_keys(table, known, source, "")
+    build = to_dataclass(BuildSection, table.get("build", {}), source, "build")
+    corpus = to_dataclass(CorpusSection, table.get("corpus", {}), source, "corpus")
     if not corpus.inputs:
         raise MacedonizerError(f"{source}: [corpus] inputs: name at least one input.")
     corpus = CorpusSection(tuple(_relative(p, base) for p in corpus.inputs))
@@ -238,11 +248,11 @@ def from_table(table: dict, source: str = "config", base: Path | None = None) ->
             clean_table["filters"] = list(parse_filters(value))
         except MacedonizerError as exc:
             raise MacedonizerError(f"{source}: [clean] filters: {exc}") from None
-    clean = _dataclass(CleanConfig, clean_table, source, "clean")
-    tokenizer = _dataclass(TokenizerConfig, table.get("tokenizer", {}), source, "tokenizer")
+    clean = to_dataclass(CleanConfig, clean_table, source, "clean")
+    tokenizer = to_dataclass(TokenizerConfig, table.get("tokenizer", {}), source, "tokenizer")
     tokenizer = dataclasses.replace(tokenizer, eval_texts=tuple(_relative(p, base) for p in tokenizer.eval_texts))
 
-    pretrain, auto_lr = _pretrain(table.get("pretrain", {}), build.sizes, source)
+    pretrain, runs, auto_lr = _pretrain(table.get("pretrain", {}), build, source)
     sweep = table.get("sweep", {})
     if not isinstance(sweep, dict):
         raise MacedonizerError(f"{source}: [sweep] must be a table.")
@@ -252,79 +262,55 @@ def from_table(table: dict, source: str = "config", base: Path | None = None) ->
     derive_rows = table.get("derive", [])
     if not isinstance(derive_rows, list):
         raise MacedonizerError(f"{source}: derive must be an array of tables ([[derive]]).")
-    derive = tuple(_dataclass(DeriveSection, row, source, f"derive #{i + 1}") for i, row in enumerate(derive_rows))
+    derive = tuple(to_dataclass(DeriveSection, row, source, f"derive #{i + 1}") for i, row in enumerate(derive_rows))
     _check_derive(derive, list(pretrain), source)
 
-    evaluation = _dataclass(EvalSection, table.get("eval", {}), source, "eval")
+    evaluation = to_dataclass(EvalSection, table.get("eval", {}), source, "eval")
     evaluation = dataclasses.replace(evaluation, texts=tuple(_relative(p, base) for p in evaluation.texts))
-    card = _dataclass(CardSection, table.get("card", {}), source, "card")
-    if card.license.lower() not in SPDX_LICENCES:
-        raise MacedonizerError(
-            f"{source}: [card] license: unknown licence {card.license!r}; use an SPDX id such as apache-2.0.")
-    push = _dataclass(PushSection, table.get("push", {}), source, "push")
+    card = to_dataclass(CardSection, table.get("card", {}), source, "card")
+    push = to_dataclass(PushSection, table.get("push", {}), source, "push")
     _check_push(push, [*pretrain, *(d.name for d in derive)], source)
     return BuildConfig(source=source, build=build, corpus=corpus, clean=clean, tokenizer=tokenizer,
-                       pretrain=pretrain, auto_lr=auto_lr, sweep=sweep, derive=derive, eval=evaluation, card=card,
+                       pretrain=pretrain, runs=runs, auto_lr=auto_lr, sweep=sweep, derive=derive, eval=evaluation, card=card,
                        push=push)
 
 
 def _relative(path: str, base: Path | None) -> str:
     """Local paths in a config are relative to the config file; specs (hf:, corpus:) stay."""
-    if base is None or re.match(r"^[a-z]+:", path) or Path(path).is_absolute():
-        return path
-    return str(base / path)
+    return str(parse(path).relative_to(base))
 
 
-def _pretrain(table: dict, sizes: tuple[str, ...], source: str) -> tuple[dict[str, TrainConfig], tuple[str, ...]]:
-    from .pretrain import resolve_size
-
+def _pretrain(table: dict, build: BuildSection, source: str
+              ) -> tuple[dict[str, TrainConfig], dict[str, RunConfig], tuple[str, ...]]:
+    """Each size's ``TrainConfig`` (its recipe under ``[pretrain]`` under ``[pretrain.size.NAME]``) and ``RunConfig``."""
     if not isinstance(table, dict):
         raise MacedonizerError(f"{source}: [pretrain] must be a table.")
     base = {k: v for k, v in table.items() if k != "size"}
-    if "size" in base:
-        raise MacedonizerError(f"{source}: [pretrain] size: list sizes in [build] sizes.")
     per_size = table.get("size", {})
     if not isinstance(per_size, dict):
         raise MacedonizerError(f"{source}: [pretrain.size] must hold one table per size, e.g. [pretrain.size.mini].")
     for name in per_size:
-        if name not in sizes:
+        if name not in build.sizes:
             raise MacedonizerError(
-                f"{source}: [pretrain.size.{name}]: {name!r} is not in [build] sizes ({', '.join(sizes)}).")
+                f"{source}: [pretrain.size.{name}]: {name!r} is not in [build] sizes ({', '.join(build.sizes)}).")
     configs: dict[str, TrainConfig] = {}
+    runs: dict[str, RunConfig] = {}
     auto: list[str] = []
-    for size in sizes:
-        try:
-            resolve_size(size)
-        except MacedonizerError as exc:
-            raise MacedonizerError(f"{source}: [build] sizes: {exc}") from None
+    for size in build.sizes:
         override = per_size.get(size, {})
         where = f"pretrain.size.{size}" if override else "pretrain"
-        merged = _merge(base, override)
-        if any(k in override for k in BUDGET_KEYS):  # a size's own budget replaces the shared one
-            merged = {k: v for k, v in merged.items() if k not in BUDGET_KEYS or k in override}
-        lr = merged.get("lr")
-        if lr == "auto":
+        merged = merge(keep_one_budget(base, override), override)  # a size's own budget replaces the shared one
+        if merged.get("lr") == "auto":
             auto.append(size)
-            merged = {k: v for k, v in merged.items() if k != "lr"}
-        elif lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
-            raise MacedonizerError(f"{source}: [{where}] lr: expected a number or \"auto\", got {lr!r}.")
-        config = _dataclass(TrainConfig, {**asdict(recipe_for(size)), **merged, "size": size}, source, where)
-        budgets = [k for k in BUDGET_KEYS if getattr(config, k) is not None]
-        if len(budgets) != 1:
-            raise MacedonizerError(
-                f"{source}: [{where}] give exactly one budget of max_steps, tokens and time_s"
-                f"{' (found ' + ', '.join(budgets) + ')' if budgets else ''}.")
-        for key in ("seq_len", "batch_size", "grad_accum"):
-            if getattr(config, key) < 1:
-                raise MacedonizerError(f"{source}: [{where}] {key}: must be at least 1.")
-        if size not in auto and not (config.lr > 0 and math.isfinite(config.lr)):
-            raise MacedonizerError(f"{source}: [{where}] lr: must be a positive number.")
-        if not 0 <= config.warmup < 1:
-            raise MacedonizerError(f"{source}: [{where}] warmup: a share of the budget in [0, 1).")
-        if config.schedule not in ("linear", "cosine"):
-            raise MacedonizerError(f"{source}: [{where}] schedule: linear or cosine, got {config.schedule!r}.")
-        configs[size] = config
-    return configs, tuple(auto)
+            del merged["lr"]
+        elif isinstance(merged.get("lr"), str):
+            raise ConfigError(f"{source}: [{where}] lr: expected a number or \"auto\", got {merged['lr']!r}.")
+        train = {k: v for k, v in merged.items() if k not in RUN_KEYS}
+        configs[size] = to_dataclass(TrainConfig, {**asdict(recipe_for(size)), **train, "size": size}, source, where)
+        how = {"device": build.device, "precision": build.precision, "compile": build.compile,
+               **{k: v for k, v in merged.items() if k in RUN_KEYS}}
+        runs[size] = to_dataclass(RunConfig, how, source, where)
+    return configs, runs, tuple(auto)
 
 
 def _check_sweep(table: dict, source: str) -> None:
@@ -332,9 +318,7 @@ def _check_sweep(table: dict, source: str) -> None:
 
     if "sizes" in table:
         raise MacedonizerError(f"{source}: [sweep] sizes: the sweep covers the sizes whose lr is \"auto\".")
-    if "tokens" in table and "steps" not in table:  # a tokens budget replaces the default steps
-        table["steps"] = None
-    _dataclass(SweepConfig, table, source, "sweep")
+    SweepConfig.from_table(table, source)
 
 
 def _check_derive(derive: tuple[DeriveSection, ...], sizes: list[str], source: str) -> None:
@@ -369,117 +353,10 @@ def _check_push(push: PushSection, names: list[str], source: str) -> None:
     if not push.namespace:
         return
     for name in names:
-        repo = push.repo_id(name)
-        if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
-            raise MacedonizerError(f"{source}: [push] gives the invalid repo id {repo!r} (expected NAMESPACE/NAME).")
-
-
-# ---------------------------------------------------------------- tables → dataclasses
-
-
-def _merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _unknown_keys(table: dict, known, source: str, where: str) -> None:
-    for key in table:
-        if key not in known:
-            place = f"[{where}] " if where else ""
-            raise MacedonizerError(
-                f"{source}: {place}unknown key {key!r} (known: {', '.join(sorted(known))}).")
-
-
-class _Mismatch(Exception):
-    pass
-
-
-def _dataclass(cls, table, source: str, where: str):
-    """Build ``cls`` from a TOML table, naming the key and the reason of any error."""
-    if not isinstance(table, dict):
-        raise MacedonizerError(f"{source}: [{where}] must be a table.")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    _unknown_keys(table, fields, source, where)
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for key, value in table.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            values[key] = _dataclass(hint, value, source, f"{where}.{key}")
-            continue
         try:
-            values[key] = _convert(value, hint)
-        except _Mismatch:
-            raise MacedonizerError(
-                f"{source}: [{where}] {key}: expected {_describe(hint)}, got {value!r}.") from None
-    missing = [name for name, f in fields.items() if name not in values
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise MacedonizerError(f"{source}: [{where}] lacks the key {missing[0]!r}.")
-    try:
-        return cls(**values)
-    except MacedonizerError as exc:  # the class's own checks
-        raise MacedonizerError(f"{source}: [{where}] {exc}") from None
-
-
-def _convert(value: Any, hint):
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for option in args:
-            if option is type(None):
-                continue
-            try:
-                return _convert(value, option)
-            except _Mismatch:
-                pass
-        raise _Mismatch
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise _Mismatch
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0]) for v in value)
-        if len(value) != len(args):
-            raise _Mismatch
-        return tuple(_convert(v, a) for v, a in zip(value, args))
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise _Mismatch
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise _Mismatch
-    if hint is dict or origin is dict:
-        if isinstance(value, dict):
-            return value
-        raise _Mismatch
-    raise _Mismatch
-
-
-def _describe(hint) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args if a is not type(None))
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_describe(args[0])}s"
-        return f"a list of {len(args)} values"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+            check_repo_id(push.repo_id(name))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: [push] pattern gives a repo id that the Hub refuses: {exc}") from None
 
 
 # ---------------------------------------------------------------- printing
@@ -508,7 +385,7 @@ def resolved_table(config: BuildConfig) -> dict:
     if config.auto_lr:
         from .sweep import SweepConfig
 
-        sweep = plain(_dataclass(SweepConfig, {"device": config.build.device, **config.sweep}, config.source, "sweep"))
+        sweep = plain(SweepConfig.from_table({"device": config.build.device, **config.sweep}, config.source))
         sweep.pop("sizes")  # the sweep covers the sizes whose lr is "auto"
         table["sweep"] = sweep
     if config.derive:

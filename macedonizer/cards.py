@@ -18,8 +18,10 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from .errors import MacedonizerError
+from .configs import check_licence, check_repo_id
+from .errors import ConfigError, InputError
 from .files import read_json, read_jsonl
+from .specs import HubDatasetSpec, RecipeSpec, parse
 from .verdict import judge
 
 EXAMPLES = [
@@ -27,8 +29,6 @@ EXAMPLES = [
     "Утре ќе одам на {mask} со мајка ми.",
     "Охридското Езеро е едно од најстарите {mask} во Европа.",
 ]
-SPDX_LICENCES = {"apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "bsd-3-clause",
-                 "gpl-3.0", "lgpl-3.0", "openrail", "other"}
 
 
 def _percent(value: float | None) -> str:
@@ -108,22 +108,9 @@ def _cleaning(inputs: list[str]) -> tuple[dict | None, list[str], list[str]]:
         report = read_json(Path(item) / "report.json") if Path(item).is_dir() else None
         names = report["inputs"] if report else [item]
         for name in names:
-            if name.startswith("corpus:"):
-                from .corpus.recipes import load_recipe
-
-                try:
-                    recipe = load_recipe(name.split(":", 1)[1])
-                    datasets.append(recipe.dataset)
-                    sources.append(recipe.title)
-                    continue
-                except MacedonizerError:
-                    pass
-            if name.startswith("hf:"):
-                dataset = name[3:].split(":")[0]
-                datasets.append(dataset)
-                sources.append(dataset)
-            else:
-                sources.append(Path(name).name)  # never a local path
+            source, dataset = _source(name)
+            sources.append(source)
+            datasets.extend([dataset] if dataset else [])
         if report:
             drops = sorted(((r, d["docs"]) for r, d in report["drops"].items()), key=lambda x: -x[1])
             cleaning = {
@@ -133,6 +120,25 @@ def _cleaning(inputs: list[str]) -> tuple[dict | None, list[str], list[str]]:
                 "drops": [(reason.replace("_", " "), _thousands(n)) for reason, n in drops],
             }
     return cleaning, sources, datasets
+
+
+def _source(name: str) -> tuple[str, str | None]:
+    """How the card names one input (never by a local path), and the Hub dataset behind it."""
+    try:
+        spec = parse(name)
+    except ConfigError:
+        return Path(name).name, None
+    if isinstance(spec, HubDatasetSpec):
+        return spec.id, spec.id
+    if isinstance(spec, RecipeSpec):
+        from .corpus.recipes import load_recipe  # here, not above: importing macedonizer.corpus takes a second
+
+        try:
+            recipe = load_recipe(spec.name)
+        except InputError:  # corpus:sample, or a recipe this version no longer has
+            return name, None
+        return recipe.title, recipe.dataset
+    return Path(spec.path).name, None
 
 
 def _loss_curve(model_dir: Path, unigram_loss: float, out: Path) -> None:
@@ -169,19 +175,18 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+    licence = check_licence(licence)
+    if repo_id is not None:
+        check_repo_id(repo_id)
     model_dir = Path(model_dir)
     evaluation = read_json(model_dir / "eval.json")
     config = read_json(model_dir / "training_config.json")
     tokenizer_config = read_json(model_dir / "tokenizer_config.json")
     if not evaluation or not config or not tokenizer_config:
-        raise MacedonizerError(
+        raise InputError(
             f"{model_dir} is not a model trained by `macedonizer pretrain` (eval.json, training_config.json "
             "and tokenizer_config.json are needed)."
         )
-    if licence.lower() not in SPDX_LICENCES:
-        raise MacedonizerError(f"Unknown licence {licence!r}; use an SPDX id such as apache-2.0 or cc-by-4.0.")
-    if repo_id is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
-        raise MacedonizerError(f"Invalid repo id {repo_id!r}: expected NAMESPACE/NAME.")
 
     shape, train, data = config["size"], config["train"], config["data"]
     validation = evaluation["validation"]
@@ -200,7 +205,7 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     examples = [e.format(mask=mask_token) for e in EXAMPLES]
     card_data = ModelCardData(
         language="mk",
-        license=licence.lower(),
+        license=licence,
         library_name="transformers",
         pipeline_tag="fill-mask",
         tags=["bert", "fill-mask", "macedonian", "macedonizer", f"size-{size_name}"],

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import INITS, PRECISIONS
+from .configs import RECIPE_FIELDS, RunConfig, TrainConfig
+from .fields import click_options, settings_from
 from .errors import MacedonizerError
 from .verdict import judge
 
@@ -25,8 +26,8 @@ class _Group(click.Group):
         except MacedonizerError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("Interrupted; nothing was written.", err=True)
+        except KeyboardInterrupt as exc:  # an Interrupted says what was kept
+            click.echo(str(exc) or "Interrupted; nothing was written.", err=True)
             sys.exit(130)
 
 
@@ -192,7 +193,7 @@ def corpora():
 @click.option("--vocab-size", type=click.IntRange(1), default=32000, show_default=True)
 def sizes(vocab_size):
     """List the named model sizes with their parameter counts."""
-    from .config import SIZES
+    from .configs import SIZES
 
     click.echo(f"{'size':<8} {'layers':>6} {'hidden':>6} {'heads':>5} {'ffn':>6} {'parameters':>12} {'non-embedding':>14}")
     for name, size in SIZES.items():
@@ -201,16 +202,19 @@ def sizes(vocab_size):
     click.echo(f"(vocabulary {vocab_size:,}; custom shapes: --size L<layers>/H<hidden>)")
 
 
-_DURATION = {"s": 1, "m": 60, "h": 3600}
+class Duration(click.ParamType):
+    """A wall-clock budget: 90s, 30m, 2h (seconds when no unit is given)."""
 
+    name = "duration"
+    units = {"s": 1, "m": 60, "h": 3600}
 
-def _parse_duration(ctx, param, value):
-    if value is None:
-        return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", value.strip())
-    if not match:
-        raise click.BadParameter("expected a duration such as 90s, 30m or 2h")
-    return float(match.group(1)) * _DURATION[match.group(2) or "s"]
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", str(value).strip())
+        if not match:
+            self.fail("expected a duration such as 90s, 30m or 2h", param, ctx)
+        return float(match.group(1)) * self.units[match.group(2) or "s"]
 
 
 @main.command(epilog="""\b
@@ -222,68 +226,25 @@ Examples:
 """)
 @click.option("--data", "data", multiple=True, required=True, help="Cleaned corpus (or any clean input); repeatable.")
 @click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--size", default="tiny", show_default=True, help="tiny, mini, small, medium, base, large or L4/H256.")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False))
-@click.option("--seq-len", type=click.IntRange(8), default=128, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=None,
-              help="Sequences per optimizer step (all processes and accumulation steps together).  "
-                   "[default: the size's recipe]")
-@click.option("--grad-accum", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: the size's recipe]")
-@click.option("--warmup", type=click.FloatRange(0, 1), default=None,
-              help="Share of the budget for linear warm-up.  [default: the size's recipe]")
-@click.option("--schedule", type=click.Choice(["linear", "cosine"]), default="linear", show_default=True)
-@click.option("--max-steps", type=click.IntRange(1), default=None, help="Budget in optimizer steps.")
-@click.option("--tokens", type=click.IntRange(1), default=None, help="Budget in training tokens.")
-@click.option("--time", "time_s", default=None, callback=_parse_duration, help="Budget in wall-clock time: 90s, 30m, 2h.")
-@click.option("--dropout", type=click.FloatRange(0, 0.9), default=None, help="[default: the size's recipe]")
-@click.option("--mask-rate", type=click.FloatRange(0.01, 0.9), default=0.15, show_default=True)
-@click.option("--whole-word-masking", is_flag=True, help="Mask all pieces of a word together.")
-@click.option("--eval-every", type=click.IntRange(1), default=200, show_default=True)
-@click.option("--checkpoint-every", type=click.IntRange(1), default=200, show_default=True)
-@click.option("--keep-checkpoints", type=click.IntRange(1), default=2, show_default=True)
-@click.option("--log-every", type=click.IntRange(1), default=10, show_default=True, help="Steps between metric lines.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--variant", type=click.Choice(["post-ln", "pre-ln"]), default=None,
-              help="BERT (post-LayerNorm) or pre-LayerNorm RoBERTa; both load with AutoModelForMaskedLM.  "
-                   "[default: the size's recipe]")
-@click.option("--lr-scaling", type=click.Choice(["none", "mup"]), default="none", show_default=True,
-              help="mup: hidden matrices train at lr × 128 / hidden size.")
-@click.option("--diagnostics-every", type=click.IntRange(0), default=0, show_default=True,
-              help="Steps between diagnostics.jsonl records (gradient and update norms per layer, attention "
-                   "entropy, logit scale); 0 for none.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--init", type=click.Choice(INITS), default="local", show_default=True,
-              help="local: heads start on their neighbours (std 1/√hidden); bert: std 0.02 everywhere.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-              help="auto: bf16 autocast on CUDA and on CPUs with AMX or AVX-512 BF16, else fp32.")
-@click.option("--compile", "compile_", is_flag=True,
-              help="torch.compile the model (CUDA or CPU; says so and trains on without it where it fails).")
-@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in OUT.")
+@click_options(TrainConfig, names={"time_s": "--time"}, types={"time_s": Duration()}, recipe=RECIPE_FIELDS,
+               nested={"masking": {"rate": "--mask-rate", "whole_word": "--whole-word-masking"}})
+@click_options(RunConfig, skip=("progress",))
 @click.option("-q", "--quiet", is_flag=True)
-def pretrain(data, tokenizer_dir, size, out, seq_len, batch_size, grad_accum, lr, warmup, schedule, max_steps,
-             tokens, time_s, dropout, mask_rate, whole_word_masking, eval_every, checkpoint_every, keep_checkpoints,
-             log_every, seed, variant, lr_scaling, diagnostics_every, init, precision, device, compile_, resume,
-             quiet):
+def pretrain(data, tokenizer_dir, out, quiet, **options):
     """Pretrain one BERT size with masked-LM on a cleaned corpus.
 
     OUT becomes a standard BertForMaskedLM folder (config.json,
     model.safetensors, tokenizer files) with metrics.jsonl, eval.json,
-    training_config.json and checkpoints/.
+    training_config.json and checkpoints/. Settings left out take the
+    size's recipe (lr, batch size, warm-up, dropout, variant) or the
+    default shown.
     """
-    from .data import MaskingConfig
-    from .pretrain import RunConfig, TrainConfig, run
+    from .pretrain import run
 
-    if max_steps is None and tokens is None and time_s is None:
-        max_steps = 1000
-    config = TrainConfig.for_size(
-        size, seq_len=seq_len, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup,
-        schedule=schedule, max_steps=max_steps, tokens=tokens, time_s=time_s, seed=seed, dropout=dropout,
-        masking=MaskingConfig(rate=mask_rate, whole_word=whole_word_masking), eval_every=eval_every,
-        checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, log_every=log_every, variant=variant,
-        lr_scaling=lr_scaling, diagnostics_every=diagnostics_every, init=init)
+    config = TrainConfig.for_size(**settings_from(TrainConfig, options))
     out_dir = run(list(data), tokenizer_dir, out, config,
-                  RunConfig(device=device, precision=precision, compile=compile_, progress=not quiet, resume=resume))
+                  RunConfig(**settings_from(RunConfig, options, progress=not quiet)))
     if not quiet and (Path(out_dir) / "eval.json").exists():
         print_pretrain_summary(out_dir)
 

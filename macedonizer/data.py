@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import NGRAM_FILE, NgramBaseline, count_ngrams, save_ngrams
-from .errors import MacedonizerError
+from .configs import MaskingConfig
+from .errors import InputError
 
 VAL_EVERY = 50
 CACHE_VERSION = 2  # 2: n-gram counts beside the token counts
@@ -126,7 +127,7 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
 
     tokenizer_dir = Path(tokenizer_dir)
     if not (tokenizer_dir / "tokenizer.json").is_file():
-        raise MacedonizerError(f"No tokenizer at {tokenizer_dir} (expected tokenizer.json from `macedonizer tokenizer`).")
+        raise InputError(f"No tokenizer at {tokenizer_dir} (expected tokenizer.json from `macedonizer tokenizer`).")
     from collections import Counter
 
     from .corpus.readers import iter_texts, resolve_inputs
@@ -186,7 +187,7 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
         for f in files.values():
             f.close()
         if documents["train"] + documents["val"] == 0:
-            raise MacedonizerError("The corpus contains no text to train on.")
+            raise InputError("The corpus contains no text to train on.")
         np.save(tmp / "token_counts.npy", counts)
         train_rows = packers["train"].sequences
         train = (np.memmap(tmp / "train.bin", dtype=dtype, mode="r", shape=(train_rows, seq_len)) if train_rows
@@ -220,20 +221,6 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
 
 
 # ---------------------------------------------------------------- masking
-
-
-@dataclass(frozen=True)
-class MaskingConfig:
-    """How tokens are hidden for masked-LM training."""
-
-    rate: float = 0.15
-    """Share of (non-special) tokens to predict."""
-    mask_share: float = 0.8
-    """Of those, replaced by [MASK]."""
-    random_share: float = 0.1
-    """Of those, replaced by a random token (the rest stay unchanged)."""
-    whole_word: bool = False
-    """Mask all pieces of a word together."""
 
 
 class Masker:

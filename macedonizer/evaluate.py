@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import NGRAM_FILE, NgramBaseline
-from .data import Masker, MaskingConfig, Packer
+from .data import Masker, Packer
+from .configs import MaskingConfig
 from .errors import MacedonizerError
 
 

@@ -11,17 +11,16 @@ honoured, and a token never appears in a message.
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
-from .errors import MacedonizerError
+from .configs import check_repo_id
+from .errors import ConfigError, HubError, InputError, MacedonizerError
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md")
 IGNORE_PATTERNS = ["checkpoints/*", "tensorboard/*", ".*"]
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 RETRIES = 4
-_REPO_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 
 
 def _endpoint() -> str:
@@ -32,14 +31,23 @@ def _token(token: str | None) -> str | None:
     return token or os.environ.get("HF_TOKEN") or None
 
 
-def _check_repo_id(repo_id: str) -> None:
-    if not _REPO_ID_RE.fullmatch(repo_id) or ".." in repo_id or "--" in repo_id:
-        raise MacedonizerError(f"Invalid repo id {repo_id!r}: expected NAMESPACE/NAME (letters, digits, - _ .).")
-
-
 def _clean(message: str, token: str | None) -> str:
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     return first.replace(token, "***") if token else first
+
+
+def network_errors() -> tuple[type[Exception], ...]:
+    """What huggingface_hub (and datasets, through it) raise when the Hub refuses or cannot be reached.
+
+    ``OSError`` holds its HTTP errors (``HfHubHTTPError``), ``ConnectionError``,
+    timeouts, the offline mode, a missing cache entry and, before huggingface_hub
+    1.0, every ``requests`` error; ``huggingface_hub.errors.HTTPError`` is the base
+    error of the HTTP library it was built on (``requests``, ``httpx`` or ``httpx2``);
+    ``XetDownloadError``, a failed download from Xet storage (newer versions only).
+    """
+    from huggingface_hub import errors
+
+    return OSError, *(getattr(errors, name) for name in ("HTTPError", "XetDownloadError") if hasattr(errors, name))
 
 
 def _explain(exc: Exception, repo_id: str, token: str | None) -> MacedonizerError:
@@ -53,26 +61,28 @@ def _explain(exc: Exception, repo_id: str, token: str | None) -> MacedonizerErro
     )
 
     if isinstance(exc, RepositoryNotFoundError):
-        return MacedonizerError(f"Repository {repo_id} was not found on {_endpoint()} (or your token cannot see it).")
+        return HubError(f"Repository {repo_id} was not found on {_endpoint()} (or your token cannot see it).")
     if isinstance(exc, RevisionNotFoundError):
-        return MacedonizerError(f"Repository {repo_id} has no such revision.")
+        return HubError(f"Repository {repo_id} has no such revision.")
     if isinstance(exc, LocalEntryNotFoundError):
-        return MacedonizerError(f"{repo_id} is not in the local cache, and the Hub cannot be reached (offline?).")
+        return HubError(f"{repo_id} is not in the local cache, and the Hub cannot be reached (offline?).")
     if isinstance(exc, HFValidationError):
-        return MacedonizerError(f"Invalid repo id {repo_id!r}: {_clean(str(exc), token)}")
+        return ConfigError(f"Invalid repo id {repo_id!r}: {_clean(str(exc), token)}")
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
         if status in (401, 403):
-            return MacedonizerError(
+            return HubError(
                 f"The Hub refused the request ({status}): set HF_TOKEN to a token with write access to {repo_id}."
                 if token else f"The Hub needs a token ({status}): set HF_TOKEN or run `hf auth login`."
             )
-        return MacedonizerError(f"The Hub answered {status} for {repo_id}: {_clean(str(exc), token)}")
-    return MacedonizerError(f"Cannot reach the Hub at {_endpoint()}: {_clean(str(exc), token)}")
+        return HubError(f"The Hub answered {status} for {repo_id}: {_clean(str(exc), token)}")
+    if isinstance(exc, OSError) and exc.filename:  # a local file, not the network: a full disk, a read-only folder
+        return MacedonizerError(f"Cannot access {exc.filename}: {exc.strerror or exc}.")
+    return HubError(f"Cannot reach the Hub at {_endpoint()}: {_clean(str(exc), token)}")
 
 
 def _with_retries(call, token: str | None, repo_id: str):
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
     for attempt in range(RETRIES):
         try:
@@ -83,9 +93,7 @@ def _with_retries(call, token: str | None, repo_id: str):
                 time.sleep(0.5 * 2**attempt)
                 continue
             raise _explain(exc, repo_id, token) from None
-        except MacedonizerError:
-            raise
-        except Exception as exc:  # connection errors, validation errors
+        except (*network_errors(), HFValidationError) as exc:
             raise _explain(exc, repo_id, token) from None
 
 
@@ -108,18 +116,18 @@ def push(model_dir: str | os.PathLike, repo_id: str, private: bool = False, revi
     from huggingface_hub import HfApi
 
     model_dir = Path(model_dir)
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
     if missing:
         hint = " (run `macedonizer card` first)" if missing == ["README.md"] else ""
-        raise MacedonizerError(f"{model_dir} is not a complete model: {', '.join(missing)} missing{hint}.")
+        raise InputError(f"{model_dir} is not a complete model: {', '.join(missing)} missing{hint}.")
     files = files_to_push(model_dir)
     url = f"{_endpoint()}/{repo_id}"
     if dry_run:
         return {"url": url, "revision": revision or "main", "files": files, "commit": None, "dry_run": True}
     token = _token(token)
     if token is None:
-        raise MacedonizerError("No Hub token: set HF_TOKEN (or run `hf auth login`) to push.")
+        raise HubError("No Hub token: set HF_TOKEN (or run `hf auth login`) to push.")
     api = HfApi(endpoint=_endpoint(), token=token)
     _with_retries(lambda: api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model"), token, repo_id)
     if revision:
@@ -139,7 +147,7 @@ def pull(repo_id: str, out: str | os.PathLike | None = None, revision: str | Non
     """Download a published model (or find it in the cache when offline); return its folder."""
     from huggingface_hub import snapshot_download
 
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     token = _token(token)
     path = _with_retries(lambda: snapshot_download(
         repo_id, revision=revision, local_dir=str(out) if out else None, endpoint=_endpoint(), token=token,

@@ -24,119 +24,31 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch._dynamo
+from transformers import (BertConfig, BertForMaskedLM, RobertaPreLayerNormConfig,
+                          RobertaPreLayerNormForMaskedLM)
 
-from .config import INITS, MAX_POSITIONS, PRECISIONS, ModelSize, recipe_for
-from .data import Masker, MaskingConfig, PackedData, build_cache
+from .configs import MAX_POSITIONS, PRECISIONS, ModelSize, RunConfig, TrainConfig, resolve_size
+from .data import Masker, PackedData, build_cache
 from .baselines import NGRAM_FILE, NgramBaseline, unigram_scores
 from .diagnostics import DIAGNOSTICS, Probe, layer_group
-from .errors import MacedonizerError
+from .errors import Interrupted, MacedonizerError, OutOfMemory, TrainingDiverged
 from .initialization import default_std, local_init
 
 CHECKPOINTS = "checkpoints"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 # Dense bf16 peak FLOP/s by GPU name, for model-FLOPs utilisation.
-VARIANTS = ("post-ln", "pre-ln")
-LR_SCALINGS = ("none", "mup")
 MUP_BASE_WIDTH = 128
 """The width whose learning rate ``lr_scaling="mup"`` keeps (tiny's): wider models scale it down."""
 PROBE_ROWS = 8
 """Validation sequences in the fixed diagnostics batch."""
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12,
               "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12, "T4": 65e12}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """What is trained and how long (changes results)."""
-
-    size: str = "tiny"
-    """A size name (tiny … large) or a shape such as ``L4/H256``."""
-    seq_len: int = 128
-    batch_size: int = 32
-    """Sequences per optimizer step, over all processes and accumulation steps (tiny's recipe:
-    ``TrainConfig.for_size`` starts from each size's own)."""
-    grad_accum: int = 1
-    lr: float = 3e-3
-    warmup: float = 0.05
-    """Share of the budget spent warming the learning rate up from 0."""
-    schedule: str = "linear"
-    """Decay after warm-up: ``linear`` or ``cosine`` (to 0 at the end of the budget)."""
-    weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
-    max_grad_norm: float = 1.0
-    max_steps: int | None = None
-    tokens: int | None = None
-    """Budget in training tokens (sequence positions, padding included)."""
-    time_s: float | None = None
-    """Budget in wall-clock seconds."""
-    seed: int = 0
-    dropout: float = 0.0
-    masking: MaskingConfig = field(default_factory=MaskingConfig)
-    eval_every: int = 200
-    eval_batches: int = 50
-    final_eval_batches: int | None = None
-    """Validation batches of the final evaluation (eval.json); None evaluates all of them."""
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    variant: str = "post-ln"
-    """``post-ln`` (BERT, ``BertForMaskedLM``) or ``pre-ln`` (``RobertaPreLayerNormForMaskedLM``, same tokenizer)."""
-    lr_scaling: str = "none"
-    """``none``, or ``mup``: hidden matrices train at ``lr × MUP_BASE_WIDTH / hidden`` (µP-style for Adam)."""
-    diagnostics_every: int = 0
-    """Steps between diagnostics records (diagnostics.jsonl); 0 records none."""
-    init: str = "local"
-    """How a fresh model starts: ``local`` (std 1/√hidden, attention heads that start on their neighbours;
-    see ``macedonizer.initialization``) or ``bert`` (std 0.02 everywhere, as BERT did)."""
-    init_std: float | None = None
-    """The weight std; None takes the init's own (1/√hidden for ``local``, 0.02 for ``bert``)."""
-    init_from: str | None = None
-    """A saved model folder to start from instead of a random init (its shape, ``size`` ignored; same tokenizer)."""
-
-    @classmethod
-    def for_size(cls, size: str, **settings) -> TrainConfig:
-        """The size's recipe (``macedonizer.config.RECIPES``) under ``settings``; a None setting keeps the recipe's."""
-        recipe = asdict(recipe_for(size))
-        return cls(size=size, **{**recipe, **{k: v for k, v in settings.items() if v is not None}})
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """How it runs (changes speed, not results)."""
-
-    device: str = "auto"
-    precision: str = "auto"
-    """``auto`` (bf16 autocast where the device computes bf16 natively: CUDA, or a CPU with AMX or
-    AVX-512 BF16; fp32 elsewhere), ``bf16`` or ``fp32``."""
-    compile: bool = False
-    progress: bool = True
-    resume: bool = False
-
-
-def resolve_size(name: str) -> ModelSize:
-    match = re.fullmatch(r"L(\d+)/H(\d+)", name)
-    if match:
-        return ModelSize(int(match.group(1)), int(match.group(2)), name=name.replace("/", "-"))
-    try:
-        return ModelSize.from_name(name)
-    except KeyError:
-        raise MacedonizerError(f"Unknown size {name!r}: use tiny, mini, small, medium, base, large or L<layers>/H<hidden>.") from None
-
-
-def steps_for(config: TrainConfig) -> int | None:
-    """Optimizer steps the budget allows (None for a wall-clock budget)."""
-    if config.max_steps is not None:
-        return config.max_steps
-    if config.tokens is not None:
-        return max(1, math.ceil(config.tokens / (config.batch_size * config.seq_len)))
-    return None
 
 
 def lr_factor(progress: float, warmup: float, schedule: str) -> float:
@@ -192,29 +104,37 @@ def _pick_device(requested: str, dist: Dist):
 # ---------------------------------------------------------------- the model
 
 
-class TrainingDiverged(MacedonizerError):
-    """The training loss became NaN or infinite (``step`` is the step that produced it)."""
+def _shape(size: ModelSize, vocab_size: int) -> dict:
+    """The transformers config fields that say a shape."""
+    return {"vocab_size": vocab_size, "hidden_size": size.hidden, "num_hidden_layers": size.layers,
+            "num_attention_heads": size.heads, "intermediate_size": size.intermediate}
 
-    def __init__(self, message: str, step: int):
-        super().__init__(message)
-        self.step = step
+
+def bert_config(size: ModelSize, vocab_size: int, **overrides) -> BertConfig:
+    """A transformers ``BertConfig`` of this shape."""
+    return BertConfig(**_shape(size, vocab_size), max_position_embeddings=MAX_POSITIONS, **overrides)
+
+
+def pre_ln_config(size: ModelSize, vocab_size: int, pad_token_id: int, **overrides) -> RobertaPreLayerNormConfig:
+    """A ``RobertaPreLayerNormConfig`` of this shape: the pre-LayerNorm variant.
+
+    RoBERTa numbers positions from ``pad_token_id + 1``, so the position
+    table is that much longer than ``MAX_POSITIONS``.
+    """
+    return RobertaPreLayerNormConfig(**_shape(size, vocab_size), max_position_embeddings=MAX_POSITIONS + pad_token_id + 1,
+                                     type_vocab_size=2, pad_token_id=pad_token_id, **overrides)
 
 
 def build_model(size: ModelSize, vocab: dict[str, int], config: TrainConfig):
     """A freshly initialised masked-LM of ``config.variant``, loadable with ``AutoModelForMaskedLM``."""
     common = {"hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout,
-              "pad_token_id": vocab["[PAD]"],
               "initializer_range": config.init_std or default_std(config.init, size.hidden)}
     if config.variant == "pre-ln":
-        from transformers import RobertaPreLayerNormForMaskedLM
-
-        model_config = size.pre_ln_config(len(vocab), bos_token_id=vocab["[CLS]"], eos_token_id=vocab["[SEP]"],
-                                          **common)
+        model_config = pre_ln_config(size, len(vocab), pad_token_id=vocab["[PAD]"], bos_token_id=vocab["[CLS]"],
+                                     eos_token_id=vocab["[SEP]"], **common)
         model_class = RobertaPreLayerNormForMaskedLM
     else:
-        from transformers import BertForMaskedLM
-
-        model_config = size.bert_config(len(vocab), **common)
+        model_config = bert_config(size, len(vocab), pad_token_id=vocab["[PAD]"], **common)
         model_class = BertForMaskedLM
     model_config._attn_implementation = "sdpa"
     model = model_class(model_config)
@@ -454,6 +374,17 @@ def _save_checkpoint(out: Path, state: dict, step: int, keep: int) -> Path:
     return final
 
 
+def _interrupted(out: Path, step: int, every: int) -> Interrupted:
+    """Ctrl-C during ``step + 1``, saying what was kept: the last checkpoint, or that there is none."""
+    checkpoints = _checkpoint_dirs(out)
+    if not checkpoints:
+        return Interrupted(f"Interrupted at step {step + 1}, before the first checkpoint (one every {every} steps); "
+                           "nothing was kept to resume from.")
+    kept = int(checkpoints[-1].name.removeprefix("step-"))
+    return Interrupted(f"Interrupted at step {step + 1}: the checkpoint of step {kept} is kept in "
+                       f"{checkpoints[-1].parent}; --resume continues from it.")
+
+
 def _rng_state(device) -> dict:
     import torch
 
@@ -497,17 +428,6 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     out = Path(out_dir)
     tokenizer_dir = Path(tokenizer_dir)
     size = _initial_shape(config.init_from, tokenizer_dir) if config.init_from else resolve_size(config.size)
-    if config.seq_len > MAX_POSITIONS:
-        raise MacedonizerError(f"--seq-len {config.seq_len} is beyond the position table ({MAX_POSITIONS}).")
-    if config.seq_len < 8:
-        raise MacedonizerError("--seq-len must be at least 8.")
-    if sum(x is not None for x in (config.max_steps, config.tokens, config.time_s)) != 1:
-        raise MacedonizerError("Give exactly one budget: --max-steps, --tokens or --time.")
-    if config.init not in INITS:
-        raise MacedonizerError(f"Unknown init {config.init!r}: use {' or '.join(INITS)}.")
-    if config.variant not in VARIANTS or config.lr_scaling not in LR_SCALINGS:
-        raise MacedonizerError(f"Unknown variant {config.variant!r} or lr scaling {config.lr_scaling!r}: "
-                               f"use {' or '.join(VARIANTS)}, and {' or '.join(LR_SCALINGS)}.")
 
     device = _pick_device(run_config.device, Dist())
     dist = _setup_distributed(device.type)
@@ -558,7 +478,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     held_at_zero = _held_at_zero(model, weight_masks, device)
     sparse = _sparse_mlm_module(model)
     optimizer = _optimizer(model, config, size, device)
-    total_steps = steps_for(config)
+    total_steps = config.steps()
 
     state = {"step": 0, "samples": 0, "tokens": 0, "elapsed": 0.0}
     checkpoints = _checkpoint_dirs(out)
@@ -593,7 +513,8 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
             "precision": precision,
         }, indent=2, ensure_ascii=False), encoding="utf-8")
     logger = _Logger(out, dist.main, run_config.progress, total_steps)
-    probe = _probe(model, data.val, masker, pad_id, device, out, config) if dist.main else None
+    probe = (_probe(model, data.val, masker, pad_id, device, out, config.seed, run_config.diagnostics_every)
+             if dist.main else None)
     order = _Order(len(data.train), config.seed)
     flops_per_token = 6 * size.non_embedding_parameters() + 12 * size.layers * size.hidden * config.seq_len
     peak = _peak_flops(device)
@@ -653,7 +574,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
             state["tokens"] += config.batch_size * config.seq_len
             window_tokens += config.batch_size * config.seq_len
 
-            if state["step"] % config.log_every == 0 or state["step"] == total_steps:
+            if state["step"] % run_config.log_every == 0 or state["step"] == total_steps:
                 seconds = time.time() - window_start
                 tokens_per_s = window_tokens / max(seconds, 1e-9)
                 record = {"step": state["step"], "tokens": state["tokens"], "loss": round(loss_value, 5),
@@ -664,22 +585,21 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
                     record["mfu"] = round(tokens_per_s * flops_per_token / (peak * dist.world), 4)
                 logger.log("train", record)
                 window_start, window_tokens = time.time(), 0
-            if state["step"] % config.eval_every == 0 and dist.main:
+            if state["step"] % run_config.eval_every == 0 and dist.main:
                 last_eval = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts,
-                                               data.ngram_baseline(), seed=config.seed, max_batches=config.eval_batches)
+                                               data.ngram_baseline(), seed=config.seed, max_batches=run_config.eval_batches)
                 logger.log("val", {"step": state["step"], "tokens": state["tokens"], **last_eval})
-            if state["step"] % config.checkpoint_every == 0 and dist.main:
+            if state["step"] % run_config.checkpoint_every == 0 and dist.main:
                 state["elapsed"] = time.time() - started
                 _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config, data.folder.name), state["step"],
-                                 config.keep_checkpoints)
-    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
-        # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError or MemoryError.
-        if not isinstance(exc, (torch.OutOfMemoryError, MemoryError)) and "allocate" not in str(exc):
-            raise
-        raise MacedonizerError(
+                                 run_config.keep_checkpoints)
+    except (torch.OutOfMemoryError, MemoryError):  # by type: CUDA, MPS and XPU raise the first, Python the second
+        raise OutOfMemory(
             f"Out of memory at a batch of {micro} sequences × {config.seq_len} tokens per process; "
             f"try a smaller --batch-size or a larger --grad-accum."
         ) from None
+    except KeyboardInterrupt:
+        raise _interrupted(out, state["step"], run_config.checkpoint_every) from None
     finally:
         logger.close()
         if probe is not None:
@@ -688,7 +608,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     if dist.main:
         state["elapsed"] = time.time() - started
         _save_checkpoint(out, _checkpoint_state(model, optimizer, device, state, config, data.folder.name), state["step"],
-                         config.keep_checkpoints)
+                         run_config.keep_checkpoints)
         final = evaluate_sequences(sparse, data.val, masker, pad_id, device, data.token_counts, data.ngram_baseline(),
                                    seed=config.seed,
                                    max_batches=config.final_eval_batches)
@@ -699,17 +619,17 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     return out
 
 
-def _probe(model, val: np.ndarray, masker, pad_id: int, device, out: Path, config: TrainConfig) -> Probe | None:
+def _probe(model, val: np.ndarray, masker, pad_id: int, device, out: Path, seed: int, every: int) -> Probe | None:
     """The diagnostics recorder on a fixed, deterministically masked validation batch (None when off)."""
     import torch
 
-    if not config.diagnostics_every:
+    if not every:
         return None
     ids = torch.from_numpy(np.asarray(val[:PROBE_ROWS]).astype(np.int64))
-    inputs, labels = masker(ids, _generator(config.seed, 2_000_003))
+    inputs, labels = masker(ids, _generator(seed, 2_000_003))
     encoder, head = mlm_parts(model)
     return Probe(model, encoder, head, inputs.to(device), (ids != pad_id).to(device), labels.to(device),
-                 out / DIAGNOSTICS, config.diagnostics_every)
+                 out / DIAGNOSTICS, every)
 
 
 def _initial_shape(init_from: str, tokenizer_dir: Path) -> ModelSize:

@@ -236,8 +236,8 @@ def _recover(model, masks, parent_config: dict, data_inputs, tokenizer_dir: Path
     """Train ``model`` for ``steps`` masked-LM steps with ``pretrain.run``, zeros held; return it and its metrics."""
     from transformers import AutoModelForMaskedLM
 
-    from .data import MaskingConfig
-    from .pretrain import TOKENIZER_FILES, RunConfig, TrainConfig, run
+    from .configs import MaskingConfig, RunConfig, TrainConfig
+    from .pretrain import TOKENIZER_FILES, run
 
     start = scratch / "pruned"
     model.save_pretrained(start)
@@ -249,10 +249,10 @@ def _recover(model, masks, parent_config: dict, data_inputs, tokenizer_dir: Path
                             "betas": tuple(train["betas"]), "masking": MaskingConfig(**train["masking"])})
     config = dataclasses.replace(
         config, init_from=str(start), max_steps=steps, tokens=None, time_s=None,
-        lr=lr if lr is not None else train["lr"], seed=train["seed"] + 1,  # a fresh data order
-        eval_every=steps, checkpoint_every=steps, keep_checkpoints=1, log_every=min(10, steps))
-    trained = run(list(data_inputs), tokenizer_dir, scratch / "recovered", config,
-                  RunConfig(device=device, progress=progress), weight_masks=masks)
+        lr=lr if lr is not None else train["lr"], seed=train["seed"] + 1)  # a fresh data order
+    how = RunConfig(device=device, progress=progress, eval_every=steps, checkpoint_every=steps, keep_checkpoints=1,
+                    log_every=min(10, steps))
+    trained = run(list(data_inputs), tokenizer_dir, scratch / "recovered", config, how, weight_masks=masks)
     metrics = read_jsonl(trained / "metrics.jsonl")
     recovery = {"steps": steps, "lr": config.lr, "batch_size": config.batch_size, "seq_len": config.seq_len,
                 "tokens": steps * config.batch_size * config.seq_len, "data": [Path(i).name for i in data_inputs]}
@@ -282,7 +282,8 @@ def derive(parent_dir, out_dir, method: str, *, data_inputs: list[str] | None = 
     from transformers.utils import logging as hf_logging
 
     from .cards import render
-    from .data import Masker, MaskingConfig
+    from .data import Masker
+    from .configs import MaskingConfig
     from .files import replace_folder, temporary_sibling
     from .pretrain import TOKENIZER_FILES, evaluate_sequences
 

@@ -37,7 +37,7 @@ def tiny_model(tmp_path_factory) -> Path:
     """A throwaway BERT (2 layers, hidden 64, 3 steps) trained on the sample, with its model card,
     as `macedonizer build` leaves each model: built once per test session, in seconds."""
     from macedonizer.cards import render
-    from macedonizer.pretrain import RunConfig, TrainConfig
+    from macedonizer.configs import RunConfig, TrainConfig
     from macedonizer.pretrain import run as pretrain
     from macedonizer.tokenizer import TokenizerConfig
     from macedonizer.tokenizer import run as train_tokenizer
@@ -45,7 +45,7 @@ def tiny_model(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny-model")
     sample = [str(SAMPLE_DIR / "mk-sample.txt")]
     tok = train_tokenizer(sample, root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
-    config = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, max_steps=3, eval_every=3, checkpoint_every=3)
-    model = Path(pretrain(sample, tok, root / "model", config, RunConfig(progress=False)))
+    config = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, max_steps=3)
+    model = Path(pretrain(sample, tok, root / "model", config, RunConfig(progress=False, eval_every=3, checkpoint_every=3)))
     render(model)
     return model

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from macedonizer import pretrain
 from macedonizer.buildconfig import from_table, read, resolved_table
 from macedonizer.cli import main
-from macedonizer.config import recipe_for
+from macedonizer.configs import recipe_for
 from macedonizer.errors import MacedonizerError
 from tests import hub_server
 from tests.conftest import SAMPLE_DIR
@@ -59,7 +59,7 @@ def write(tmp_path, text: str):
     ("[pretrain]\nmax_steps = 10\ntokens = 100\n", r"exactly one budget .*found max_steps, tokens"),
     ('[build]\nsizes = ["huge"]\n', r"\[build\] sizes: Unknown size 'huge'"),
     ('[build]\nsizes = ["tiny"]\n[pretrain.size.mini]\nlr = 1e-4\n', r"\[pretrain.size.mini\]: 'mini' is not in"),
-    ('[card]\nlicense = "proprietary"\n', r"\[card\] license: unknown licence"),
+    ('[card]\nlicense = "proprietary"\n', r"\[card\] license: Unknown licence"),
     ('[push]\npattern = "{namespace}/mk-bert"\n', r"\[push\] pattern: must contain \{size\}"),
     ('[clean]\nfilters = "bogus"\n', r"\[clean\] filters: Unknown filter group 'bogus'"),
     ("[clean.quality]\nmin_words = 2.5\n", r"\[clean.quality\] min_words: expected an integer"),
@@ -183,6 +183,11 @@ def test_a_second_run_does_nothing_and_a_deleted_tokenizer_reruns_only_what_foll
     again = invoke(*FAST, "-o", out)
     assert again.exit_code == 0, again.output
     assert ran(again.output) == set() and weights.stat().st_mtime_ns == before
+    # How often a run logs, validates and saves is not what it trains: changing it reruns nothing.
+    relogged = invoke(*FAST, "--set", "pretrain.log_every=1", "--set", "pretrain.eval_every=3",
+                      "--set", "pretrain.size.L1/H32.checkpoint_every=1", "-o", out)
+    assert relogged.exit_code == 0, relogged.output
+    assert ran(relogged.output) == set() and weights.stat().st_mtime_ns == before
 
     import shutil
 

@@ -6,13 +6,11 @@ from huggingface_hub import ModelCard, metadata_load
 
 from macedonizer.cards import render
 from macedonizer.cli import main
-from macedonizer.corpus.pipeline import RunOptions
-from macedonizer.corpus.pipeline import run as clean
+from macedonizer.corpus.pipeline import RunOptions, run as clean
 from macedonizer.errors import MacedonizerError
-from macedonizer.pretrain import RunConfig, TrainConfig
+from macedonizer.configs import RunConfig, TrainConfig
 from macedonizer.pretrain import run as pretrain
-from macedonizer.tokenizer import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
+from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 
 
@@ -23,10 +21,9 @@ def family(tmp_path_factory):
     tok = train_tokenizer([str(corpus)], root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
     models = {}
     for size in ("L1/H32", "L2/H64"):
-        config = TrainConfig(size=size, seq_len=32, batch_size=4, max_steps=4, eval_every=2, checkpoint_every=4,
-                             log_every=1)
+        config = TrainConfig(size=size, seq_len=32, batch_size=4, max_steps=4)
         models[size] = pretrain([str(corpus)], tok, root / "models" / size.replace("/", "-"), config,
-                                RunConfig(progress=False))
+                                RunConfig(progress=False, eval_every=2, checkpoint_every=4, log_every=1))
     return root, models
 
 

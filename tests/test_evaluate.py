@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from macedonizer.baselines import unigram_log_probs
-from macedonizer.data import Masker, MaskingConfig
+from macedonizer.data import Masker
+from macedonizer.configs import MaskingConfig
 from macedonizer.pretrain import evaluate_sequences
 from macedonizer.sweep import classify
 from macedonizer.verdict import judge

@@ -6,16 +6,16 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from huggingface_hub import errors as hf_errors
 
 from macedonizer import FillMask
 from macedonizer.cards import render
 from macedonizer.cli import main
-from macedonizer.errors import MacedonizerError
-from macedonizer.hub import pull, push
-from macedonizer.pretrain import RunConfig, TrainConfig
+from macedonizer.errors import ConfigError, HubError, InputError, MacedonizerError
+from macedonizer.hub import _with_retries, pull, push
+from macedonizer.configs import RunConfig, TrainConfig
 from macedonizer.pretrain import run as pretrain
-from macedonizer.tokenizer import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
+from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
 from tests import hub_server
 from tests.conftest import SAMPLE_DIR
 
@@ -27,8 +27,9 @@ TOKEN = hub_server.TOKEN
 def model(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     tok = train_tokenizer([SAMPLE], root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
-    config = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, max_steps=3, eval_every=3, checkpoint_every=3)
-    out = pretrain([SAMPLE], tok, root / "models" / "tiny", config, RunConfig(progress=False))
+    config = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, max_steps=3)
+    out = pretrain([SAMPLE], tok, root / "models" / "tiny", config,
+                   RunConfig(progress=False, eval_every=3, checkpoint_every=3))
     render(out)
     return out
 
@@ -84,10 +85,34 @@ def test_bad_input(model, hub, tmp_path):
     incomplete = tmp_path / "incomplete"
     incomplete.mkdir()
     (incomplete / "config.json").write_text("{}")
-    with pytest.raises(MacedonizerError, match="not a complete model: model.safetensors"):
+    with pytest.raises(InputError, match="not a complete model: model.safetensors"):
         push(incomplete, "tester/x")
-    with pytest.raises(MacedonizerError, match="was not found"):
+    with pytest.raises(HubError, match="was not found"):
         pull("tester/does-not-exist", cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("raised, expected, says", [
+    (ConnectionError("[Errno 111] Connection refused"), HubError, "Cannot reach the Hub at .*Connection refused"),
+    (hf_errors.HTTPError("Server disconnected"), HubError, "Cannot reach the Hub at .*Server disconnected"),
+    (hf_errors.LocalEntryNotFoundError("no file"), HubError, "not in the local cache"),
+    (hf_errors.HFValidationError("Repo id must be in the form"), ConfigError, "Invalid repo id 'a/b'"),
+    (PermissionError(13, "Permission denied", "/models/a"), MacedonizerError, "Cannot access /models/a"),
+])
+def test_hub_failures_become_typed_errors(raised, expected, says):
+    def call():
+        raise raised
+
+    with pytest.raises(expected, match=says) as info:
+        _with_retries(call, None, "a/b")
+    assert expected is HubError or not isinstance(info.value, HubError)
+
+
+def test_a_bug_under_a_hub_call_keeps_its_traceback():
+    def call():
+        raise TypeError("snapshot_download() got an unexpected keyword argument 'x'")
+
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        _with_retries(call, None, "a/b")
 
 
 def test_dry_run_uploads_nothing(model, hub):

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from macedonizer.config import ModelSize
+from macedonizer.configs import ModelSize, TrainConfig
 from macedonizer.initialization import sinusoids
-from macedonizer.pretrain import TrainConfig, build_model
+from macedonizer.pretrain import build_model
 
 VOCAB = {f"t{i}": i for i in range(200)} | {"[PAD]": 200, "[CLS]": 201, "[SEP]": 202, "[MASK]": 203}
 

@@ -11,18 +11,17 @@ from click.testing import CliRunner
 
 from macedonizer import pretrain
 from macedonizer.cli import main
-from macedonizer.config import SIZES, ModelSize
-from macedonizer.data import Masker, MaskingConfig, build_cache
-from macedonizer.errors import MacedonizerError
-from macedonizer.pretrain import RunConfig, TrainConfig, lr_factor, run
-from macedonizer.tokenizer import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
+from macedonizer.configs import SIZES, MaskingConfig, ModelSize, RunConfig, TrainConfig
+from macedonizer.data import Masker, build_cache
+from macedonizer.errors import Interrupted, MacedonizerError, OutOfMemory
+from macedonizer.pretrain import bert_config, lr_factor, run
+from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 
 SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
-QUIET = RunConfig(progress=False)
-SMALL = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, lr=2e-3, max_steps=6, eval_every=3,
-                    eval_batches=2, checkpoint_every=3, log_every=1, dropout=0.1)
+QUIET = RunConfig(progress=False, eval_every=3, eval_batches=2, checkpoint_every=3, log_every=1)
+SMALL = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, lr=2e-3, max_steps=6, dropout=0.1)
+RESUME = replace(QUIET, resume=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def test_size_registry_matches_transformers():
         (2, 128, 2, 512), (4, 256, 4, 1024), (4, 512, 8, 2048), (8, 512, 8, 2048), (12, 768, 12, 3072),
         (24, 1024, 16, 4096)]
     for size in (SIZES["tiny"], ModelSize(3, 96)):
-        model = BertForMaskedLM(size.bert_config(1000))
+        model = BertForMaskedLM(bert_config(size, 1000))
         assert size.parameters(1000) == sum(p.numel() for p in model.parameters())
 
 
@@ -151,7 +150,7 @@ def test_resume_reproduces_the_uninterrupted_losses(tok, tmp_path, monkeypatch):
     partial = tmp_path / "b" / "checkpoints" / ".tmp-step-00000004-999"
     partial.mkdir()
     (partial / "state.pt").write_bytes(b"truncated")
-    resumed = run([SAMPLE], tok, tmp_path / "b", SMALL, RunConfig(progress=False, resume=True))
+    resumed = run([SAMPLE], tok, tmp_path / "b", SMALL, RESUME)
     assert losses(resumed) == losses(straight)
     assert len(losses(resumed)) == 6
 
@@ -159,21 +158,37 @@ def test_resume_reproduces_the_uninterrupted_losses(tok, tmp_path, monkeypatch):
 def test_resume_refuses_another_config_or_tokenizer(tok, tmp_path):
     out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
     with pytest.raises(MacedonizerError, match="another training config"):
-        run([SAMPLE], tok, out, TrainConfig(**{**SMALL.__dict__, "lr": 1e-4}), RunConfig(progress=False, resume=True))
+        run([SAMPLE], tok, out, TrainConfig(**{**SMALL.__dict__, "lr": 1e-4}), RESUME)
     other = train_tokenizer([SAMPLE], tmp_path / "tok2", TokenizerConfig(vocab_size=1100), progress=False)
     with pytest.raises(MacedonizerError, match="tokenizer or the data changed"):
-        run([SAMPLE], other, out, SMALL, RunConfig(progress=False, resume=True))
+        run([SAMPLE], other, out, SMALL, RESUME)
     with pytest.raises(MacedonizerError, match="exists and is not empty"):
         run([SAMPLE], tok, out, SMALL, QUIET)
 
 
+def test_resume_accepts_other_logging_and_checkpoint_intervals(tok, tmp_path, monkeypatch):
+    """How often a run logs, validates and saves is not part of what it trains: --resume takes new ones."""
+    real_save = pretrain._save_checkpoint
+
+    def save_then_crash(out, state, step, keep):
+        path = real_save(out, state, step, keep)
+        if step == 3:
+            raise _Crash()
+        return path
+
+    monkeypatch.setattr(pretrain, "_save_checkpoint", save_then_crash)
+    with pytest.raises(_Crash):
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    monkeypatch.setattr(pretrain, "_save_checkpoint", real_save)
+    resumed = run([SAMPLE], tok, tmp_path / "m", SMALL,
+                  replace(RESUME, log_every=2, eval_every=5, eval_batches=1, checkpoint_every=2, keep_checkpoints=1))
+    straight = dict(losses(run([SAMPLE], tok, tmp_path / "straight", SMALL, QUIET)))
+    assert losses(resumed) == [(step, straight[step]) for step in (1, 2, 3, 4, 6)]  # logged every 2 steps after
+
+
 def test_bad_input_is_one_clear_error(tok, tmp_path):
-    with pytest.raises(MacedonizerError, match="beyond the position table"):
-        run([SAMPLE], tok, tmp_path / "a", TrainConfig(seq_len=1024, max_steps=1), QUIET)
     with pytest.raises(MacedonizerError, match="too small for one batch"):
         run([SAMPLE], tok, tmp_path / "b", TrainConfig(**{**SMALL.__dict__, "batch_size": 100_000}), QUIET)
-    with pytest.raises(MacedonizerError, match="Unknown size"):
-        run([SAMPLE], tok, tmp_path / "c", TrainConfig(size="huge", max_steps=1), QUIET)
     with pytest.raises(MacedonizerError, match="The loss became nan at step 2. Lower --lr"):
         run([SAMPLE], tok, tmp_path / "d", TrainConfig(**{**SMALL.__dict__, "lr": 1e30, "warmup": 0.0}), QUIET)
 
@@ -237,20 +252,68 @@ def test_cli_pretrain_and_eval(tok, tmp_path):
     assert result.exit_code == 2 and "duration" in result.output
 
 
-@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory"),
-                                   RuntimeError("DefaultCPUAllocator: can't allocate memory")])
-def test_running_out_of_memory_suggests_a_smaller_batch(tok, tmp_path, monkeypatch, error):
-    def exhausted(model):
-        def forward(*args):
-            raise error
-        module = torch.nn.Module()
-        module.forward = forward
-        module.mlm = model
+_SPARSE_MLM_MODULE = pretrain._sparse_mlm_module
+
+
+def _raising(error, after: int = 0):
+    """A ``_sparse_mlm_module`` whose training steps raise ``error`` once ``after`` steps are done."""
+    calls = {"train": 0}
+
+    def wrapped(model):
+        module = _SPARSE_MLM_MODULE(model)
+        forward = module.forward
+
+        def forward_or_raise(*args):
+            if module.training:
+                calls["train"] += 1
+                if calls["train"] > after:
+                    raise error
+            return forward(*args)
+
+        module.forward = forward_or_raise
         return module
 
-    monkeypatch.setattr(pretrain, "_sparse_mlm_module", exhausted)
-    with pytest.raises(MacedonizerError, match="Out of memory at a batch of 4 sequences × 32 tokens.*--batch-size"):
+    return wrapped
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+                                   MemoryError()])
+def test_running_out_of_memory_suggests_a_smaller_batch(tok, tmp_path, monkeypatch, error):
+    monkeypatch.setattr(pretrain, "_sparse_mlm_module", _raising(error))
+    with pytest.raises(OutOfMemory, match="Out of memory at a batch of 4 sequences × 32 tokens.*--batch-size"):
         run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+
+
+def test_out_of_memory_is_known_by_its_type_not_its_words(tok, tmp_path, monkeypatch):
+    bug = RuntimeError("Trying to allocate a tensor with negative dimension -1")
+    monkeypatch.setattr(pretrain, "_sparse_mlm_module", _raising(bug))
+    with pytest.raises(RuntimeError, match="negative dimension") as info:
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    assert not isinstance(info.value, MacedonizerError)  # a bug keeps its traceback
+
+
+def test_ctrl_c_says_which_checkpoint_was_kept(tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrain, "_sparse_mlm_module", _raising(KeyboardInterrupt(), after=4))
+    out = tmp_path / "m"
+    with pytest.raises(Interrupted) as info:
+        run([SAMPLE], tok, out, SMALL, QUIET)
+    assert str(info.value) == (f"Interrupted at step 5: the checkpoint of step 3 is kept in {out / 'checkpoints'}; "
+                               "--resume continues from it.")
+    monkeypatch.setattr(pretrain, "_sparse_mlm_module", _raising(KeyboardInterrupt(), after=1))
+    with pytest.raises(Interrupted, match=r"^Interrupted at step 2, before the first checkpoint \(one every 3 steps\); "
+                                          "nothing was kept to resume from.$"):
+        run([SAMPLE], tok, tmp_path / "early", SMALL, QUIET)
+
+
+def test_ctrl_c_on_the_command_line_names_the_checkpoint(tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrain, "_sparse_mlm_module", _raising(KeyboardInterrupt(), after=2))
+    out = tmp_path / "m"
+    result = CliRunner().invoke(main, ["pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "--size", "L2/H64",
+                                       "--seq-len", "32", "--batch-size", "4", "--max-steps", "6",
+                                       "--checkpoint-every", "2", "--device", "cpu", "-o", str(out), "-q"])
+    assert result.exit_code == 130
+    assert result.output.strip() == (f"Interrupted at step 3: the checkpoint of step 2 is kept in "
+                                      f"{out / 'checkpoints'}; --resume continues from it.")
 
 
 def test_precision_follows_the_hardware(monkeypatch):
@@ -268,11 +331,11 @@ def test_precision_follows_the_hardware(monkeypatch):
 
 
 def test_bf16_and_fp32_end_within_evaluation_noise(tok, tmp_path):
-    config = replace(SMALL, size="L2/H128", max_steps=100, batch_size=16, eval_every=100, checkpoint_every=100,
-                     dropout=0.0)
+    config = replace(SMALL, size="L2/H128", max_steps=100, batch_size=16, dropout=0.0)
     scores = {}
     for precision in ("fp32", "bf16"):
-        out = run([SAMPLE], tok, tmp_path / precision, config, RunConfig(progress=False, precision=precision))
+        out = run([SAMPLE], tok, tmp_path / precision, config,
+                  replace(QUIET, eval_every=100, checkpoint_every=100, precision=precision))
         evaluation = json.loads((out / "eval.json").read_text())
         assert evaluation["precision"] == precision
         scores[precision] = (evaluation["validation"], losses(out))
@@ -291,9 +354,8 @@ def test_a_time_budget_decays_the_learning_rate_to_zero_by_the_clock(tok, tmp_pa
         return clock[0]
 
     monkeypatch.setattr(pretrain.time, "time", tick)
-    config = replace(SMALL, max_steps=None, time_s=20.0, warmup=0.1, log_every=1, eval_every=10**6,
-                     checkpoint_every=10**6)
-    out = run([SAMPLE], tok, tmp_path / "timed", config, QUIET)
+    config = replace(SMALL, max_steps=None, time_s=20.0, warmup=0.1)
+    out = run([SAMPLE], tok, tmp_path / "timed", config, replace(QUIET, eval_every=10**6, checkpoint_every=10**6))
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     lrs = [r["lr"] for r in rows if r["split"] == "train"]
     peak = lrs.index(max(lrs))

@@ -2,6 +2,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,15 +14,14 @@ from macedonizer.cli import main
 from macedonizer.errors import MacedonizerError
 from macedonizer.evaluate import evaluate_text
 from macedonizer.prune import apply_method, derive, encoder_matrices, kept_layers, parse_method
-from macedonizer.pretrain import TOKENIZER_FILES, RunConfig, TrainConfig, run
-from macedonizer.tokenizer import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
+from macedonizer.pretrain import TOKENIZER_FILES, run
+from macedonizer.configs import RunConfig, TrainConfig
+from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 
 SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
-QUIET = RunConfig(progress=False)
-PARENT = TrainConfig(size="L4/H32", seq_len=32, batch_size=8, lr=3e-3, max_steps=40, eval_every=40,
-                     checkpoint_every=40, log_every=10, dropout=0.0)
+QUIET = RunConfig(progress=False, eval_every=40, checkpoint_every=40, log_every=10)
+PARENT = TrainConfig(size="L4/H32", seq_len=32, batch_size=8, lr=3e-3, max_steps=40, dropout=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -161,15 +161,15 @@ def test_training_from_a_pruned_model_resumes_and_holds_the_zeros(parent, tmp_pa
     child.save_pretrained(start)
     for name in TOKENIZER_FILES:
         shutil.copy2(parent_dir / name, start / name)
-    config = TrainConfig(init_from=str(start), seq_len=32, batch_size=4, max_steps=6, eval_every=3,
-                         checkpoint_every=3, log_every=1)
-    straight = run([SAMPLE], tok, tmp_path / "a", config, QUIET, weight_masks=masks)
+    config = TrainConfig(init_from=str(start), seq_len=32, batch_size=4, max_steps=6)
+    often = RunConfig(progress=False, eval_every=3, checkpoint_every=3, log_every=1)
+    straight = run([SAMPLE], tok, tmp_path / "a", config, often, weight_masks=masks)
     assert json.loads((straight / "training_config.json").read_text())["size"]["layers"] == 4  # not "tiny"
     # A run stopped after its step-3 checkpoint, resumed.
     stopped = tmp_path / "b"
     shutil.copytree(straight / "checkpoints" / "step-00000003", stopped / "checkpoints" / "step-00000003")
     shutil.copy2(straight / "metrics.jsonl", stopped / "metrics.jsonl")
-    resumed = run([SAMPLE], tok, stopped, config, RunConfig(progress=False, resume=True), weight_masks=masks)
+    resumed = run([SAMPLE], tok, stopped, config, replace(often, resume=True), weight_masks=masks)
 
     def losses(out):
         rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

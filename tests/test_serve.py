@@ -24,7 +24,7 @@ from macedonizer.serve import bind  # noqa: E402
 from macedonizer.serve.app import create_app  # noqa: E402
 from macedonizer.serve.batcher import MicroBatcher, QueueFull  # noqa: E402
 from macedonizer.serve.engine import Limits, Query, _length_groups  # noqa: E402
-from macedonizer.serve.models import load_all, parse_specs  # noqa: E402
+from macedonizer.serve.models import card_metadata, load_all, parse_specs  # noqa: E402
 from tests.serve_server import running  # noqa: E402
 
 ONE = "Скопје е главен [MASK] на Македонија."
@@ -177,6 +177,14 @@ def test_models_without_card_or_eval(tiny_model, tmp_path):
         assert test_client.post("/fill-mask", json={"inputs": ONE}).status_code == 200
 
 
+def test_a_card_whose_metadata_does_not_parse_has_none(tmp_path):
+    for front_matter in ("language: [mk\n", "- a list, not a mapping\n"):
+        (tmp_path / "README.md").write_text(f"---\n{front_matter}---\n# A card\n", encoding="utf-8")
+        assert card_metadata(tmp_path) is None
+    (tmp_path / "README.md").write_text("---\nlanguage: mk\n---\n# A card\n", encoding="utf-8")
+    assert card_metadata(tmp_path) == {"language": "mk"}
+
+
 def test_a_hub_repo_id_is_resolved_through_huggingface_hub(tiny_model, monkeypatch):
     asked = []
     monkeypatch.setattr("macedonizer.hub.pull", lambda repo_id: asked.append(repo_id) or tiny_model)
@@ -290,7 +298,7 @@ def test_batcher_waits_for_more_only_while_requests_come_together():
     assert recorder.batches == [["x"], ["y", "z"], ["a", "b", "c"]]
 
 
-def test_batcher_errors_reach_every_waiter_and_the_queue_has_a_bound():
+def test_batcher_errors_reach_every_waiter_and_the_queue_has_a_bound(caplog):
     calls = []
 
     def predict(items):
@@ -311,6 +319,8 @@ def test_batcher_errors_reach_every_waiter_and_the_queue_has_a_bound():
         return ok
 
     assert asyncio.run(scenario()) == [5]
+    [record] = [r for r in caplog.records if r.name == "macedonizer.serve.batcher"]
+    assert "batch of 2 items failed" in record.getMessage() and record.exc_info[0] is ValueError
 
 
 def test_concurrent_http_requests_share_a_forward_pass(tiny_model, pipe, monkeypatch):

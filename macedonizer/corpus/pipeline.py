@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import MacedonizerError
+from ..errors import ConfigError, InputError, MacedonizerError
 from ..files import replace_folder, temporary_sibling
 from . import dedup, langid, pii
 from .document import Document
@@ -52,7 +52,7 @@ def parse_filters(spec: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
             expanded = (name,)
         else:
             known = ", ".join((*FILTER_PRESETS, *FILTER_GROUPS))
-            raise MacedonizerError(f"Unknown filter group {name!r} (known: {known}).")
+            raise ConfigError(f"Unknown filter group {name!r} (known: {known}).")
         groups.extend(g for g in expanded if g not in groups)
     return tuple(g for g in FILTER_GROUPS if g in groups)
 
@@ -303,11 +303,11 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: CleanConfig | Non
     options = options or RunOptions()
     out = Path(out_dir)
     if options.workers < 1:
-        raise MacedonizerError("--workers must be at least 1.")
+        raise ConfigError("--workers must be at least 1.")
     if options.shard is not None:
         index, count = options.shard
         if not (count >= 1 and 0 <= index < count):
-            raise MacedonizerError(f"Invalid shard {index}/{count}: expected I/N with 0 <= I < N.")
+            raise ConfigError(f"Invalid shard {index}/{count}: expected I/N with 0 <= I < N.")
     if options.shard is None and out.exists() and any(out.iterdir()) and not options.overwrite:
         raise MacedonizerError(f"Output folder {out} exists and is not empty (use --overwrite to replace it).")
     sources, file_skips = resolve_inputs(inputs)
@@ -317,7 +317,7 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: CleanConfig | Non
         tmp = temporary_sibling(out)
         report = _run_into(tmp, sources, file_skips, config, options, inputs)
         if report["documents"]["in"] == 0:
-            raise MacedonizerError("The inputs contain no documents.")
+            raise InputError("The inputs contain no documents.")
         _publish(tmp, out, options)
     except OSError as exc:  # unwritable OUT, full disk: say so in one line
         shutil.rmtree(tmp, ignore_errors=True)

@@ -8,7 +8,8 @@ downloaded whole) and bundled recipes as ``corpus:NAME``.
 Damage inside a file (invalid UTF-8, a malformed JSON line, a line too long
 to be text) is skipped and counted; a problem that makes the whole input
 unusable (a missing path, a Parquet file without the text column, an
-unreachable dataset) raises :class:`MacedonizerError`.
+unreachable dataset) raises :class:`~macedonizer.errors.InputError`; a
+malformed spec, :class:`~macedonizer.errors.ConfigError` (``macedonizer.specs``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MacedonizerError
+from ..errors import InputError
+from ..hub import network_errors
+from ..specs import SAMPLE_RECIPE, HubDatasetSpec, LocalSpec, RecipeSpec, parse
 from .document import Document
+from .recipes import corpora_dir, load_recipe
 
 TEXT_SUFFIXES = (".txt", ".txt.gz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
@@ -72,78 +76,70 @@ def _suffix_kind(path: str) -> str | None:
     return None
 
 
-def parse_hf_spec(spec: str) -> Source:
-    """``hf:ID[:CONFIG[:SPLIT]]`` to a Source."""
-    parts = spec[len("hf:") :].split(":")
-    if not parts[0] or len(parts) > 3:
-        raise MacedonizerError(f"Invalid dataset spec {spec!r}: expected hf:ID[:CONFIG[:SPLIT]].")
-    dataset_id = parts[0]
-    config = parts[1] if len(parts) > 1 and parts[1] else None
-    split = parts[2] if len(parts) > 2 and parts[2] else "train"
-    return Source("hf", dataset_id, spec, config=config, split=split)
-
-
-SAMPLE_SPEC = "corpus:sample"
-"""The bundled sample corpus (CC0), offline."""
-
-
 def resolve_inputs(specs: Iterable[str]) -> tuple[list[Source], Counter]:
     """Expand paths, folders, globs, ``hf:`` and ``corpus:`` specs into Sources.
 
     Returns the sources and a count of files skipped while expanding folders
     (unsupported types), for the report.
     """
-    from .recipes import load_recipe
-
     sources: list[Source] = []
     skipped: Counter = Counter()
-    for spec in specs:
-        if spec.startswith("hf:"):
-            sources.append(parse_hf_spec(spec))
-            continue
-        if spec == SAMPLE_SPEC:
-            from .recipes import corpora_dir
-
-            spec = str(corpora_dir() / "sample")  # the bundled sample: a folder, read below
-        elif spec.startswith("corpus:"):
-            recipe = load_recipe(spec[len("corpus:") :])
-            sources.append(recipe.source())
-            continue
-        if glob.has_magic(spec):
-            matches = sorted(glob.glob(spec, recursive=True))
-            if not matches:
-                raise MacedonizerError(f"No files match {spec!r}.")
+    for text in specs:
+        spec = parse(text)
+        if isinstance(spec, HubDatasetSpec):
+            sources.append(_dataset_source(spec, text))
+        elif isinstance(spec, RecipeSpec) and not spec.is_sample:
+            recipe = load_recipe(spec.name)
+            sources.append(_dataset_source(recipe.spec, text, recipe.text_field))
         else:
-            if not os.path.exists(spec):
-                raise MacedonizerError(f"Input not found: {spec}")
-            matches = [spec]
-        for match in matches:
-            if os.path.isdir(match):
-                folder = Path(match)
-                if any(folder.glob("report*.json")):
-                    # The output of `clean` (e.g. shards for a global dedup
-                    # pass): its documents, not its rejects or reports.
-                    files = sorted(str(p) for p in folder.glob("part*.jsonl.gz"))
-                else:
-                    files = sorted(
-                        str(p) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
-                    )
-                for path in files:
-                    kind = _suffix_kind(path)
-                    if kind is None:
-                        skipped["unsupported_file"] += 1
-                    else:
-                        sources.append(Source(kind, path, path))
-            else:
-                kind = _suffix_kind(match)
-                if kind is None:
-                    raise MacedonizerError(
-                        f"Unsupported input type: {match} (expected one of {', '.join(ALL_SUFFIXES)})."
-                    )
-                sources.append(Source(kind, match, match))
+            folder = LocalSpec(str(corpora_dir() / SAMPLE_RECIPE)) if isinstance(spec, RecipeSpec) else spec
+            sources.extend(_local_sources(folder, skipped))
     if not sources:
-        raise MacedonizerError("No input files found.")
+        raise InputError("No input files found.")
     return sources, skipped
+
+
+def _dataset_source(spec: HubDatasetSpec, name: str, text_field: str | None = None) -> Source:
+    return Source("hf", spec.id, name, config=spec.config, split=spec.split, text_field=text_field)
+
+
+def _local_sources(spec: LocalSpec, skipped: Counter) -> list[Source]:
+    """The readable files a path, folder or glob names (unsupported files in folders counted)."""
+    if spec.is_glob:
+        matches = sorted(glob.glob(spec.path, recursive=True))
+        if not matches:
+            raise InputError(f"No files match {spec.path!r}.")
+    elif not os.path.exists(spec.path):
+        raise InputError(f"Input not found: {spec.path}")
+    else:
+        matches = [spec.path]
+    sources = []
+    for match in matches:
+        if os.path.isdir(match):
+            sources.extend(_folder_sources(Path(match), skipped))
+            continue
+        kind = _suffix_kind(match)
+        if kind is None:
+            raise InputError(f"Unsupported input type: {match} (expected one of {', '.join(ALL_SUFFIXES)}).")
+        sources.append(Source(kind, match, match))
+    return sources
+
+
+def _folder_sources(folder: Path, skipped: Counter) -> list[Source]:
+    if any(folder.glob("report*.json")):
+        # The output of `clean` (e.g. shards for a global dedup pass):
+        # its documents, not its rejects or reports.
+        files = sorted(str(p) for p in folder.glob("part*.jsonl.gz"))
+    else:
+        files = sorted(str(p) for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    sources = []
+    for path in files:
+        kind = _suffix_kind(path)
+        if kind is None:
+            skipped["unsupported_file"] += 1
+        else:
+            sources.append(Source(kind, path, path))
+    return sources
 
 
 def _open_binary(path: str):
@@ -243,16 +239,17 @@ def _read_jsonl(source: Source, options: ReadOptions, stats: Counter) -> Iterato
 
 
 def _read_parquet(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     field = source.text_field or options.text_field
     try:
         parquet = pq.ParquetFile(source.location)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise MacedonizerError(f"Cannot read Parquet file {source.location}: {exc}") from None
+    except (pa.ArrowException, OSError) as exc:  # ArrowInvalid: not Parquet; OSError: a truncated footer
+        raise InputError(f"Cannot read Parquet file {source.location}: {exc}") from None
     columns = parquet.schema_arrow.names
     if field not in columns:
-        raise MacedonizerError(
+        raise InputError(
             f"Parquet file {source.location} has no column {field!r} "
             f"(columns: {', '.join(columns)}); choose one with --text-field."
         )
@@ -268,35 +265,33 @@ def _read_parquet(source: Source, options: ReadOptions, stats: Counter) -> Itera
 
 def _read_hf(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
     field = source.text_field or options.text_field
-    try:
-        import datasets
-
-        datasets.logging.set_verbosity_error()
-        dataset = datasets.load_dataset(
-            source.location, source.config, split=source.split, streaming=True
-        )
-        rows = iter(dataset)
-        row = 0
-        while True:
-            record = next(rows, None)
-            if record is None:
-                return
-            row += 1
-            text = record.get(field)
-            if not isinstance(text, str):
-                if row == 1 and field not in record:
-                    raise MacedonizerError(
-                        f"Dataset {source.name} has no field {field!r} "
-                        f"(fields: {', '.join(record)}); choose one with --text-field."
-                    )
-                stats["missing_text_field"] += 1
-                continue
+    for row, record in enumerate(_dataset_rows(source), start=1):
+        text = record.get(field)
+        if isinstance(text, str):
             yield Document(text, source.name, f"{source.name}:{record.get('id', row)}")
-    except MacedonizerError:
-        raise
-    except Exception as exc:  # datasets raises many types for "not reachable"
+        elif row == 1 and field not in record:
+            raise InputError(
+                f"Dataset {source.name} has no field {field!r} "
+                f"(fields: {', '.join(record)}); choose one with --text-field."
+            )
+        else:
+            stats["missing_text_field"] += 1
+
+
+def _dataset_rows(source: Source) -> Iterator[dict]:
+    """The rows of a streamed dataset; InputError when it cannot be reached or read."""
+    import datasets
+    from datasets.exceptions import DatasetsError
+
+    # Not reachable: OSError and the HTTP library's errors (network_errors); a bad config or split
+    # name: ValueError; a dataset that needs a loading script: RuntimeError; damaged data: DatasetsError.
+    errors = (*network_errors(), ValueError, RuntimeError, DatasetsError)
+    try:
+        datasets.logging.set_verbosity_error()
+        yield from datasets.load_dataset(source.location, source.config, split=source.split, streaming=True)
+    except errors as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MacedonizerError(f"Cannot read Hugging Face dataset {source.name}: {reason}") from None
+        raise InputError(f"Cannot read Hugging Face dataset {source.name}: {reason}") from None
 
 
 def _read_wiki(source: Source, options: ReadOptions, stats: Counter) -> Iterator[Document]:
@@ -334,7 +329,7 @@ def read_source(source: Source, options: ReadOptions, stats: Counter) -> Iterato
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         # A truncated or damaged archive: keep what was read, count the file.
         if isinstance(exc, PermissionError):
-            raise MacedonizerError(f"Cannot read {source.location}: permission denied.") from None
+            raise InputError(f"Cannot read {source.location}: permission denied.") from None
         stats["corrupt_file"] += 1
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import MacedonizerError
-from .readers import Source
+from ..errors import InputError
+from ..specs import HubDatasetSpec
 
 
 def corpora_dir() -> Path:
@@ -35,15 +35,10 @@ class Recipe:
     homepage: str
     notes: str = ""
 
-    def source(self) -> Source:
-        return Source(
-            "hf",
-            self.dataset,
-            f"corpus:{self.name}",
-            config=self.config,
-            split=self.split,
-            text_field=self.text_field,
-        )
+    @property
+    def spec(self) -> HubDatasetSpec:
+        """The dataset it names (its text field is ``text_field``)."""
+        return HubDatasetSpec(self.dataset, self.config, self.split)
 
 
 def available_recipes() -> list[str]:
@@ -54,7 +49,7 @@ def load_recipe(name: str) -> Recipe:
     path = corpora_dir() / f"{name}.toml"
     if not path.is_file():
         known = ", ".join(available_recipes())
-        raise MacedonizerError(f"Unknown corpus recipe {name!r} (known: {known}).")
+        raise InputError(f"Unknown corpus recipe {name!r} (known: {known}).")
     with open(path, "rb") as f:
         data = tomllib.load(f)
     try:
@@ -71,4 +66,4 @@ def load_recipe(name: str) -> Recipe:
             notes=data.get("notes", ""),
         )
     except KeyError as exc:
-        raise MacedonizerError(f"Corpus recipe {path.name} lacks the key {exc.args[0]!r}.") from None
+        raise InputError(f"Corpus recipe {path.name} lacks the key {exc.args[0]!r}.") from None

@@ -13,8 +13,11 @@ After a batch of one it does not wait, so a lone client never pays for it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+
+log = logging.getLogger(__name__)
 
 
 class QueueFull(Exception):
@@ -103,6 +106,7 @@ class MicroBatcher:
                     future.cancel()
                 raise
             except Exception as exc:  # every waiting request learns of it; the loop goes on
+                log.error("A %s batch of %d items failed", self.name, len(items), exc_info=exc)
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)

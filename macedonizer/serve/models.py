@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MacedonizerError
+import yaml  # huggingface_hub's metadata_load parses cards with it
+
+from ..errors import ConfigError, InputError
 from ..files import read_json
 from ..inference import FillMask, is_local
 from ..verdict import judge
@@ -34,7 +36,7 @@ class ModelSpec:
 def parse_specs(values: list[str]) -> list[ModelSpec]:
     """``PATH``, ``REPO_ID`` or ``NAME=PATH_OR_REPO`` values as named models, the first one the default."""
     if not values:
-        raise MacedonizerError("Name at least one model with --model PATH_OR_REPO.")
+        raise ConfigError("Name at least one model with --model PATH_OR_REPO.")
     specs = []
     for value in values:
         name, sep, source = value.partition("=")
@@ -42,12 +44,12 @@ def parse_specs(values: list[str]) -> list[ModelSpec]:
             source = value
             name = Path(value.rstrip("/\\")).name if is_local(value) else value.rstrip("/").split("/")[-1]
         if not source:
-            raise MacedonizerError(f"--model {value!r} names no model folder or repo id.")
+            raise ConfigError(f"--model {value!r} names no model folder or repo id.")
         specs.append(ModelSpec(name, source))
     names = [spec.name for spec in specs]
     for name in names:
         if names.count(name) > 1:
-            raise MacedonizerError(f"Two models are called {name!r}; name them apart with --model NAME=PATH.")
+            raise ConfigError(f"Two models are called {name!r}; name them apart with --model NAME=PATH.")
     return specs
 
 
@@ -56,7 +58,7 @@ def resolve(source: str) -> tuple[Path, str | None]:
     if is_local(source):
         folder = Path(source)
         if not folder.is_dir():
-            raise MacedonizerError(f"Model folder not found: {source}")
+            raise InputError(f"Model folder not found: {source}")
         return folder, None
     from ..hub import pull
 
@@ -72,7 +74,7 @@ def card_metadata(folder: Path) -> dict | None:
         return None
     try:
         metadata = metadata_load(readme)
-    except Exception:  # a card whose YAML does not parse is served without metadata
+    except (yaml.YAMLError, ValueError):  # YAML that does not parse, not a mapping, or not UTF-8: no metadata
         return None
     return json.loads(json.dumps(metadata, default=str)) if metadata else None
 
@@ -92,7 +94,7 @@ def _onnx_encoder(folder: Path, name: str):
     from ..export import ONNX_FILE, OnnxEncoder
 
     if not (folder / ONNX_FILE).is_file():
-        raise MacedonizerError(f"Model {name!r} has no ONNX export; run `macedonizer export onnx {folder}` first.")
+        raise InputError(f"Model {name!r} has no ONNX export; run `macedonizer export onnx {folder}` first.")
     return OnnxEncoder(folder / ONNX_FILE, threads=torch.get_num_threads())
 
 

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from macedonizer.corpus.readers import ReadOptions, Source, parse_hf_spec, read_source, resolve_inputs
-from macedonizer.errors import MacedonizerError
+from macedonizer.corpus.readers import ReadOptions, Source, read_source, resolve_inputs
+from macedonizer.errors import InputError, MacedonizerError
 
 MK = ["Првата реченица е тука.", "Втората реченица е по неа.", "Третата реченица е последна."]
 
@@ -58,6 +58,10 @@ def test_parquet_and_missing_column(tmp_path):
     assert [d.text for d in docs] == MK[:2] and stats["missing_text_field"] == 1
     with pytest.raises(MacedonizerError, match="no column 'content'.*columns: text, n"):
         read_all(path, text_field="content")
+    for damage in (b"not parquet at all", b"PAR1" + bytes(64) + b"PAR1"):  # ArrowInvalid, then OSError
+        path.write_bytes(damage)
+        with pytest.raises(InputError, match=f"Cannot read Parquet file {path}"):
+            read_all(path)
 
 
 def test_folders_and_globs(tmp_path):
@@ -111,12 +115,13 @@ def test_a_huge_line_is_skipped_without_reading_it_whole(tmp_path):
     assert [d.text for d in docs] == MK[:2] and stats["line_too_long"] == 1
 
 
-def test_hf_spec_parsing():
-    assert parse_hf_spec("hf:wikimedia/wikipedia:20231101.mk") == Source(
-        "hf", "wikimedia/wikipedia", "hf:wikimedia/wikipedia:20231101.mk", config="20231101.mk", split="train")
-    assert parse_hf_spec("hf:a/b::validation").split == "validation"
-    with pytest.raises(MacedonizerError):
-        parse_hf_spec("hf:")
+def test_hf_specs_resolve_to_datasets_by_their_spec():
+    sources, _ = resolve_inputs(["hf:wikimedia/wikipedia:20231101.mk", "hf:a/b::validation"])
+    assert sources == [
+        Source("hf", "wikimedia/wikipedia", "hf:wikimedia/wikipedia:20231101.mk", config="20231101.mk", split="train"),
+        Source("hf", "a/b", "hf:a/b::validation", split="validation")]
+    with pytest.raises(MacedonizerError, match="Invalid dataset spec 'hf:'"):
+        resolve_inputs(["hf:"])
 
 
 def test_hf_dataset_is_streamed_from_a_local_folder(tmp_path):

@@ -1,0 +1,33 @@
+"""The learnability sweep: a grid of short pretraining runs, classified, explained and reported.
+
+Every grid point (size × learning rate × warm-up × variant × learning-rate
+scaling × clipping) is one short run of the pretraining engine. The modules,
+one idea each:
+
+* ``config``: ``SweepConfig`` (the grid and the budget; it checks itself),
+  its one loader ``SweepConfig.from_table``, and ``Point``, one run.
+* ``grid``: ``run``, training the points not yet finished in a folder, in
+  this process or in ``workers``.
+* ``outcome``: ``classify``, the outcome of a run (learned, plateau,
+  diverged, undertrained; "learned" is :mod:`macedonizer.verdict`'s call),
+  and the record a run leaves.
+* ``causes``: ``explain``, the likely cause of a run that did not learn, from
+  its diagnostics, with numbers.
+* ``recommendation``: per size, the learned run with the lowest validation
+  loss (``recommended``, ``recommended_lr``).
+* ``report``: runs.csv, report.md and recommended.json; ``heatmap``:
+  learnability.png.
+"""
+
+from __future__ import annotations
+
+from .causes import explain
+from .config import SweepConfig, Point, replace_budget
+from .grid import run
+from .outcome import MIN_POINTS, OUTCOME_FILE, OUTCOMES, RISE, SMOOTH, STILL_FALLING, classify, load_outcomes
+from .recommendation import recommended, recommended_lr
+from .report import write_report
+
+__all__ = ["MIN_POINTS", "OUTCOMES", "OUTCOME_FILE", "RISE", "SMOOTH", "STILL_FALLING", "Point", "SweepConfig",
+           "classify", "explain", "load_outcomes", "recommended", "recommended_lr", "replace_budget", "run",
+           "write_report"]

@@ -1,0 +1,181 @@
+"""The sweep's settings: ``SweepConfig`` (the grid and the budget of every run), its one loader, and ``Point``.
+
+``SweepConfig`` checks itself in ``__post_init__`` and raises ``ConfigError``
+with one sentence, so a bad value fails alike from Python, the command line
+(``macedonizer sweep``) and TOML (``--config FILE`` or a build's
+``[sweep]`` table). ``SweepConfig.from_table`` is the one loader of a
+table, with overrides on top; ``replace_budget`` is the one budget rule:
+a budget given as an override replaces the table's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from ..configs import LR_SCALINGS, MAX_POSITIONS, VARIANTS, RunConfig, TrainConfig, check_range, resolve_size
+from ..errors import ConfigError
+from ..fields import to_dataclass
+
+BUDGET_KEYS = ("steps", "tokens")
+"""A sweep run's budget: exactly one of these; none given means ``DEFAULT_STEPS``."""
+DEFAULT_STEPS = 300
+GRID_AXES = ("sizes", "lrs", "warmups", "variants", "lr_scalings", "max_grad_norms")
+"""The settings that are lists: their product is the grid."""
+SHARED = ("steps", "tokens", "seq_len", "batch_size", "dropout", "seed", "eval_batches")
+"""The settings that change what every run learns: a sweep folder holds runs of one such budget only."""
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The grid and the budget of every run in it."""
+
+    sizes: tuple[str, ...] = ("tiny", "mini", "small")
+    lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3)
+    warmups: tuple[float, ...] = (0.0, 0.06)
+    """Shares of each run spent warming up."""
+    variants: tuple[str, ...] = ("post-ln",)
+    """``post-ln`` (BERT) and/or ``pre-ln`` (pre-LayerNorm RoBERTa)."""
+    lr_scalings: tuple[str, ...] = ("none",)
+    """``none`` and/or ``mup`` (hidden-matrix learning rate × 128 / width)."""
+    max_grad_norms: tuple[float, ...] = (1.0,)
+    """Gradient clipping norms; ``inf`` turns clipping off."""
+    steps: int | None = None
+    """Budget per run in optimizer steps; ``DEFAULT_STEPS`` when neither this nor ``tokens`` is given."""
+    tokens: int | None = None
+    """Budget per run in tokens, instead of ``steps``."""
+    seq_len: int = 64
+    batch_size: int = 16
+    dropout: float = 0.0
+    seed: int = 0
+    eval_every: int = 50
+    eval_batches: int = 10
+    """Validation batches (of 64 sequences) per evaluation, the final one included."""
+    diagnostics_every: int = 25
+    workers: int = 1
+    """Runs trained at the same time, each in its own process with its share of the CPU threads."""
+    device: str = "auto"
+
+    def __post_init__(self):
+        for name in GRID_AXES:
+            value = getattr(self, name)
+            if isinstance(value, (str, int, float)) or not value:
+                raise ConfigError(f"Sweep setting {name} must be a non-empty list.")
+            object.__setattr__(self, name, tuple(value))
+        _check_axes(self)
+        budgets = [key for key in BUDGET_KEYS if getattr(self, key) is not None]
+        if len(budgets) > 1:
+            raise ConfigError("Give the sweep exactly one budget per run: steps or tokens.")
+        if not budgets:
+            object.__setattr__(self, "steps", DEFAULT_STEPS)
+        for key in BUDGET_KEYS:
+            if getattr(self, key) is not None:
+                check_range(key, getattr(self, key), 1)
+        check_range("seq_len", self.seq_len, 8, MAX_POSITIONS)
+        check_range("dropout", self.dropout, 0, 1, below_high=True)
+        for name in ("batch_size", "eval_every", "eval_batches", "workers"):
+            check_range(name, getattr(self, name), 1)
+        check_range("diagnostics_every", self.diagnostics_every, 0)
+
+    @classmethod
+    def from_table(cls, table: Mapping, source: str, **overrides) -> SweepConfig:
+        """The settings of a TOML table (keys as the fields here, all optional), then the ``overrides`` not None.
+
+        A budget among the overrides replaces the table's (``replace_budget``). Every error names ``source``
+        and the key, as the build config's other tables do.
+        """
+        given = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items() if v is not None}
+        return to_dataclass(cls, replace_budget(table, given), source, "sweep")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, **overrides) -> SweepConfig:
+        """Settings from a TOML file (``from_table``), or from the ``overrides`` alone when ``path`` is None."""
+        if path is None:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        try:
+            with open(path, "rb") as f:
+                table = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"Cannot read the sweep config {path}: {exc}") from None
+        return cls.from_table(table, str(path), **overrides)
+
+    def points(self) -> list[Point]:
+        """The grid, smallest models first so that a border shows early."""
+        return [Point(size, lr, warmup, variant, scaling, clip)
+                for size in self.sizes for variant in self.variants for scaling in self.lr_scalings
+                for clip in self.max_grad_norms for warmup in self.warmups for lr in self.lrs]
+
+    def budget(self) -> dict:
+        """The settings every run shares; a sweep folder holds runs of one budget only."""
+        return {k: v for k, v in asdict(self).items() if k in SHARED}
+
+
+def _check_axes(config: SweepConfig) -> None:
+    """Every value of every axis, so that a bad one fails before anything is trained."""
+    for size in config.sizes:
+        resolve_size(size)
+    for variant in config.variants:
+        if variant not in VARIANTS:
+            raise ConfigError(f"Unknown variant {variant!r}: use {' or '.join(VARIANTS)}.")
+    for scaling in config.lr_scalings:
+        if scaling not in LR_SCALINGS:
+            raise ConfigError(f"Unknown lr scaling {scaling!r}: use {' or '.join(LR_SCALINGS)}.")
+    for lr in config.lrs:
+        if not _number(lr) or not 0 < lr < math.inf:
+            raise ConfigError(f"lrs: every learning rate must be a number above 0, got {lr!r}.")
+    for warmup in config.warmups:
+        check_range("warmups", warmup, 0, 1, below_high=True)
+    for clip in config.max_grad_norms:
+        if not _number(clip) or not clip > 0:
+            raise ConfigError(f"max_grad_norms: every clipping norm must be above 0 (inf for none), got {clip!r}.")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def replace_budget(base: Mapping, override: Mapping) -> dict:
+    """``base`` updated by ``override``, where a budget (steps or tokens) in ``override`` replaces ``base``'s.
+
+    ``configs.replace_budget`` is the same rule over the pretraining budget keys (max_steps, tokens, time_s).
+    """
+    if any(key in override for key in BUDGET_KEYS):
+        base = {k: v for k, v in base.items() if k not in BUDGET_KEYS}
+    return {**base, **override}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the grid."""
+
+    size: str
+    lr: float
+    warmup: float
+    variant: str = "post-ln"
+    lr_scaling: str = "none"
+    max_grad_norm: float = 1.0
+
+    @property
+    def name(self) -> str:
+        clip = "" if self.max_grad_norm == 1.0 else f"-clip{self.max_grad_norm:g}"
+        scaling = "" if self.lr_scaling == "none" else f"-{self.lr_scaling}"
+        return f"{self.size.replace('/', '-')}-{self.variant}{scaling}{clip}-wu{self.warmup:g}-lr{self.lr:g}"
+
+    def train_config(self, sweep: SweepConfig) -> TrainConfig:
+        """What this run trains: the point's settings under the sweep's budget."""
+        return TrainConfig(
+            size=self.size, seq_len=sweep.seq_len, batch_size=sweep.batch_size, lr=self.lr, warmup=self.warmup,
+            max_grad_norm=self.max_grad_norm, max_steps=sweep.steps, tokens=sweep.tokens, seed=sweep.seed,
+            dropout=sweep.dropout, final_eval_batches=sweep.eval_batches, variant=self.variant,
+            lr_scaling=self.lr_scaling)
+
+    def run_config(self, sweep: SweepConfig) -> RunConfig:
+        """How this run goes: quiet, resuming an interrupted run, one checkpoint kept, diagnostics on."""
+        return RunConfig(
+            device=sweep.device, progress=False, resume=True, log_every=max(1, min(10, (sweep.steps or 100) // 20)),
+            eval_every=sweep.eval_every, eval_batches=sweep.eval_batches,
+            checkpoint_every=max(sweep.eval_every, 100), keep_checkpoints=1,
+            diagnostics_every=sweep.diagnostics_every)

@@ -1,0 +1,33 @@
+"""Shared by the sweep's tests: the sample, a tiny grid, a tokenizer and one finished sweep."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from macedonizer import sweep
+from macedonizer.sweep import SweepConfig
+from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from tests.conftest import SAMPLE_DIR
+
+SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
+GRID = SweepConfig(sizes=("L1/H32",), lrs=(2e-3, 1e30), warmups=(0.0,), variants=("post-ln", "pre-ln"), steps=6,
+                   seq_len=32, batch_size=4, eval_every=3, eval_batches=1, diagnostics_every=2, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tok(tmp_path_factory):
+    return train_tokenizer([SAMPLE], tmp_path_factory.mktemp("tok") / "tok", TokenizerConfig(vocab_size=1200),
+                           progress=False)
+
+
+@pytest.fixture(scope="session")
+def swept(tok, tmp_path_factory):
+    """A finished four-run sweep (two variants × a sane and an absurd learning rate) in two worker processes.
+
+    Shared by test_grid and test_report: a test that changes it leaves every run finished again.
+    """
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    sweep.run([SAMPLE], tok, out, replace(GRID, workers=2), progress=False)
+    return out
