@@ -10,6 +10,10 @@ sentence that uses every letter, or fails.
 Training streams the corpus (the output of ``clean``, or any input ``clean``
 accepts) into Hugging Face ``tokenizers``; one document in
 ``HOLDOUT_EVERY`` is held out to measure the vocabulary on unseen text.
+
+Training is reproducible: the same corpus and settings give a byte-identical
+``tokenizer.json`` and ``vocab.txt`` in any process, on any number of threads
+(``_starting_vocabulary`` says how, and why it takes a second pass).
 """
 
 from __future__ import annotations
@@ -151,6 +155,10 @@ class _Texts:
     def __iter__(self) -> Iterator[str]:
         from .corpus.readers import iter_texts
 
+        # Each pass starts the counts afresh: training reads the corpus twice.
+        self.read_stats = Counter()
+        self.heldout = []
+        self.documents = self.characters = 0
         for raw in iter_texts(self.sources, self.read_stats):
             text = unicodedata.normalize("NFC", raw)
             self.documents += 1
@@ -159,6 +167,39 @@ class _Texts:
                 continue
             self.characters += len(text)
             yield text
+
+
+def _starting_vocabulary(texts: _Texts, uncased: bool, alphabet: list[str], progress: bool) -> list[str]:
+    """The tokens the trainer starts from, numbered as it numbers them: a first, cheap pass.
+
+    That is the alphabet (``alphabet`` and every character of the corpus) in
+    code point order, then every ``##x`` piece, in code point order too.
+
+    Why: ``tokenizers`` (0.23; no release fixes it, huggingface/tokenizers
+    issue 1794) numbers the alphabet in code point order but gives a ``##x``
+    piece its id when it first meets ``x`` inside a word while walking its
+    word counts, a Rust ``HashMap`` whose order is seeded at random in every
+    process; no setting or environment variable fixes it, and one thread does
+    not help. Pairs of equal count are merged in the order of their ids, so
+    every run learned a different vocabulary. Special tokens get their ids
+    first, in the order given, and the trainer reuses the id of a token that
+    already exists: passing these tokens after the real special tokens leaves
+    no id to chance and keeps the trainer's own numbering, so it learns the
+    merges it learned before, ties broken as before but in a fixed order.
+    The pass is the trainer's own (with no merges), so the tokens are exactly
+    those it would start from; it costs one more read of the corpus by the
+    trainer, about a third of the stage's time for 32k on wiki.txt
+    (``benchmarks/tokenizer_reproducibility.py`` measures it).
+    """
+    from tokenizers import trainers
+
+    tokenizer = _build_tokenizer(None, uncased)
+    trainer = trainers.WordPieceTrainer(vocab_size=0, initial_alphabet=alphabet, continuing_subword_prefix="##",
+                                        show_progress=progress)
+    tokenizer.train_from_iterator(texts, trainer)
+    vocab = tokenizer.get_vocab()
+    letters = [token for token in sorted(vocab, key=vocab.get) if not token.startswith("##")]
+    return letters + sorted(token for token in vocab if token.startswith("##"))
 
 
 def _is_word(token: str) -> bool:
@@ -271,18 +312,23 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig |
 
     started = time.time()
     texts = _Texts(inputs)
+    alphabet = [piece for piece in required if not piece.startswith("##")]
+    start = _starting_vocabulary(texts, config.uncased, alphabet, progress)
+    if texts.documents == 0:
+        raise MacedonizerError("The corpus contains no text to train on.")
     tokenizer = _build_tokenizer(None, config.uncased)
     trainer = trainers.WordPieceTrainer(
         vocab_size=config.vocab_size,
         min_frequency=config.min_frequency,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=[piece for piece in required if not piece.startswith("##")],
+        # The tokens it would start from anyway, given their ids up front so
+        # that the training is reproducible (_starting_vocabulary); the
+        # vocabulary holds the same tokens, so vocab_size needs no change.
+        special_tokens=SPECIAL_TOKENS + start,
+        initial_alphabet=alphabet,
         continuing_subword_prefix="##",
         show_progress=progress,
     )
     tokenizer.train_from_iterator(texts, trainer)
-    if texts.documents == 0:
-        raise MacedonizerError("The corpus contains no text to train on.")
     learned = tokenizer.get_vocab()
     if len(learned) < config.vocab_size:
         raise MacedonizerError(

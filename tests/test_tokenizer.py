@@ -1,4 +1,6 @@
+import itertools
 import json
+import os
 import subprocess
 import sys
 
@@ -90,6 +92,46 @@ def test_letters_round_trip_through_plain_transformers(tmp_path, uncased):
     assert decoded.split()[:3] == expected.split()[:3]
     assert "ѝ" in decoded and "ѐ" in decoded and "ѓ" in decoded  # never folded to и, е, г
     assert types == "[0, 0, 0, 1, 1]"
+
+
+TRAIN_IN_A_FRESH_PROCESS = """
+import sys
+from macedonizer.tokenizer import TokenizerConfig, run
+run([sys.argv[1]], sys.argv[2], TokenizerConfig(vocab_size=1500), progress=False)
+"""
+
+
+def test_training_is_byte_identical_in_any_process_folder_and_thread_count(cased, tmp_path):
+    # tokenizers' trainer numbers the ## pieces in a hash order seeded afresh
+    # in every process, and breaks ties between merges by those numbers: two
+    # processes used to give two different vocabularies (issue 15).
+    outs = []
+    for seed, threads in (("1", "1"), ("2", "2")):
+        out = tmp_path / f"seed{seed}-threads{threads}"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "RAYON_NUM_THREADS": threads}
+        result = subprocess.run([sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, SAMPLE, str(out)],
+                                capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+        outs.append(out)
+    vocab = (outs[0] / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert (outs[1] / "vocab.txt").read_text(encoding="utf-8").splitlines() == vocab
+    for name in ("vocab.txt", "tokenizer.json"):
+        first = (outs[0] / name).read_bytes()
+        assert (outs[1] / name).read_bytes() == first, name
+        assert (cased / name).read_bytes() == first, name  # this process, another folder
+
+
+def test_vocabulary_is_numbered_as_the_trainer_numbers_it(cased):
+    # The special tokens, the alphabet, its ## pieces, each in code point
+    # order, then the merges (and the ## letters _ensure_required put last).
+    vocab = (cased / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert vocab[:5] == SPECIAL_TOKENS
+    letters = list(itertools.takewhile(lambda token: len(token) == 1, vocab[5:]))
+    pieces = list(itertools.takewhile(lambda token: len(token) == 3 and token.startswith("##"),
+                                      vocab[5 + len(letters) :]))
+    assert letters == sorted(letters) and set(MACEDONIAN_LETTERS) <= set(letters)
+    assert pieces == sorted(pieces) and len(pieces) > 30
+    assert not any(len(token) == 1 for token in vocab[5 + len(letters) :])
 
 
 def test_required_pieces_replace_the_last_learned_tokens():
