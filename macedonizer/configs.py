@@ -188,11 +188,24 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
-def keep_one_budget(base: Mapping, override: Mapping) -> dict:
+def keep_one_budget(base: Mapping, override: Mapping, keys: tuple[str, ...] = BUDGET_KEYS) -> dict:
     """``base`` without its budget when ``override`` gives one: a budget given later replaces the earlier one."""
-    if any(key in override for key in BUDGET_KEYS):
-        return {k: v for k, v in base.items() if k not in BUDGET_KEYS}
+    if any(key in override for key in keys):
+        return {k: v for k, v in base.items() if k not in keys}
     return dict(base)
+
+
+def settle_budget(config, keys: tuple[str, ...] = BUDGET_KEYS, default: tuple[str, int] = ("max_steps", DEFAULT_MAX_STEPS)
+                  ) -> None:
+    """The one budget rule, for a frozen config in its ``__post_init__``: at most one of ``keys`` given (each
+    at least 1); none given sets ``default``."""
+    given = [key for key in keys if getattr(config, key) is not None]
+    if len(given) > 1:
+        raise ConfigError(f"Give exactly one budget of {', '.join(keys)} (found {', '.join(given)}).")
+    if not given:
+        object.__setattr__(config, *default)
+    for key in given:
+        check_range(key, getattr(config, key), 1)
 
 
 # ---------------------------------------------------------------- training
@@ -284,14 +297,7 @@ class TrainConfig:
         check_choice("variant", self.variant, VARIANTS)
         check_choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
         check_choice("init", self.init, INITS)
-        budgets = [key for key in BUDGET_KEYS if getattr(self, key) is not None]
-        if len(budgets) > 1:
-            raise ConfigError(f"Give exactly one budget of max_steps, tokens and time_s (found {', '.join(budgets)}).")
-        if not budgets:
-            object.__setattr__(self, "max_steps", DEFAULT_MAX_STEPS)
-        for key in BUDGET_KEYS:
-            if getattr(self, key) is not None:
-                check_range(key, getattr(self, key), 1)
+        settle_budget(self)
 
     @classmethod
     def for_size(cls, size: str, **settings) -> TrainConfig:

@@ -22,12 +22,12 @@ one idea each:
 from __future__ import annotations
 
 from .causes import explain
-from .config import SweepConfig, Point, replace_budget
+from .config import Point, SweepConfig
 from .grid import run
 from .outcome import MIN_POINTS, OUTCOME_FILE, OUTCOMES, RISE, SMOOTH, STILL_FALLING, classify, load_outcomes
 from .recommendation import recommended, recommended_lr
 from .report import write_report
 
 __all__ = ["MIN_POINTS", "OUTCOMES", "OUTCOME_FILE", "RISE", "SMOOTH", "STILL_FALLING", "Point", "SweepConfig",
-           "classify", "explain", "load_outcomes", "recommended", "recommended_lr", "replace_budget", "run",
+           "classify", "explain", "load_outcomes", "recommended", "recommended_lr", "run",
            "write_report"]

@@ -4,8 +4,8 @@
 with one sentence, so a bad value fails alike from Python, the command line
 (``macedonizer sweep``) and TOML (``--config FILE`` or a build's
 ``[sweep]`` table). ``SweepConfig.from_table`` is the one loader of a
-table, with overrides on top; ``replace_budget`` is the one budget rule:
-a budget given as an override replaces the table's.
+table, with overrides on top; the budget follows the rule of every config
+(``configs.settle_budget``, ``configs.keep_one_budget``) over its own keys.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from ..configs import LR_SCALINGS, MAX_POSITIONS, VARIANTS, RunConfig, TrainConfig, check_range, resolve_size
+from ..configs import (LR_SCALINGS, MAX_POSITIONS, VARIANTS, RunConfig, TrainConfig, check_choice, check_range,
+                       keep_one_budget,
+                       resolve_size, settle_budget)
 from ..errors import ConfigError
 from ..fields import to_dataclass
 
@@ -66,14 +68,7 @@ class SweepConfig:
                 raise ConfigError(f"Sweep setting {name} must be a non-empty list.")
             object.__setattr__(self, name, tuple(value))
         _check_axes(self)
-        budgets = [key for key in BUDGET_KEYS if getattr(self, key) is not None]
-        if len(budgets) > 1:
-            raise ConfigError("Give the sweep exactly one budget per run: steps or tokens.")
-        if not budgets:
-            object.__setattr__(self, "steps", DEFAULT_STEPS)
-        for key in BUDGET_KEYS:
-            if getattr(self, key) is not None:
-                check_range(key, getattr(self, key), 1)
+        settle_budget(self, BUDGET_KEYS, ("steps", DEFAULT_STEPS))
         check_range("seq_len", self.seq_len, 8, MAX_POSITIONS)
         check_range("dropout", self.dropout, 0, 1, below_high=True)
         for name in ("batch_size", "eval_every", "eval_batches", "workers"):
@@ -84,11 +79,11 @@ class SweepConfig:
     def from_table(cls, table: Mapping, source: str, **overrides) -> SweepConfig:
         """The settings of a TOML table (keys as the fields here, all optional), then the ``overrides`` not None.
 
-        A budget among the overrides replaces the table's (``replace_budget``). Every error names ``source``
+        A budget among the overrides replaces the table's (``configs.keep_one_budget``). Every error names ``source``
         and the key, as the build config's other tables do.
         """
         given = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items() if v is not None}
-        return to_dataclass(cls, replace_budget(table, given), source, "sweep")
+        return to_dataclass(cls, {**keep_one_budget(table, given, BUDGET_KEYS), **given}, source, "sweep")
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, **overrides) -> SweepConfig:
@@ -118,11 +113,9 @@ def _check_axes(config: SweepConfig) -> None:
     for size in config.sizes:
         resolve_size(size)
     for variant in config.variants:
-        if variant not in VARIANTS:
-            raise ConfigError(f"Unknown variant {variant!r}: use {' or '.join(VARIANTS)}.")
+        check_choice("variants", variant, VARIANTS)
     for scaling in config.lr_scalings:
-        if scaling not in LR_SCALINGS:
-            raise ConfigError(f"Unknown lr scaling {scaling!r}: use {' or '.join(LR_SCALINGS)}.")
+        check_choice("lr_scalings", scaling, LR_SCALINGS)
     for lr in config.lrs:
         if not _number(lr) or not 0 < lr < math.inf:
             raise ConfigError(f"lrs: every learning rate must be a number above 0, got {lr!r}.")
@@ -135,16 +128,6 @@ def _check_axes(config: SweepConfig) -> None:
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def replace_budget(base: Mapping, override: Mapping) -> dict:
-    """``base`` updated by ``override``, where a budget (steps or tokens) in ``override`` replaces ``base``'s.
-
-    ``configs.replace_budget`` is the same rule over the pretraining budget keys (max_steps, tokens, time_s).
-    """
-    if any(key in override for key in BUDGET_KEYS):
-        base = {k: v for k, v in base.items() if k not in BUDGET_KEYS}
-    return {**base, **override}
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from tests.sweep.conftest import SAMPLE
 
 
 def test_bad_settings_are_one_sentence(tok, tmp_path):
-    with pytest.raises(MacedonizerError, match="Unknown variant 'mid-ln'"):
+    with pytest.raises(MacedonizerError, match="variants: one of post-ln, pre-ln, not 'mid-ln'"):
         sweep.run([SAMPLE], tok, tmp_path / "a", SweepConfig(variants=("mid-ln",)), progress=False)
     with pytest.raises(MacedonizerError, match="Unknown size"):
         sweep.run([SAMPLE], tok, tmp_path / "a", SweepConfig(sizes=("huge",)), progress=False)
     result = CliRunner().invoke(main, ["sweep", "--data", SAMPLE, "--tokenizer", str(tok), "-o", str(tmp_path / "a"),
                                        "--variant", "post-ln,mid-ln", "--lr", "1e-3,3e-3"])
-    assert result.exit_code == 1 and result.output.startswith("Error: Unknown variant 'mid-ln'")
+    assert result.exit_code == 1 and result.output.startswith("Error: variants: one of post-ln, pre-ln, not 'mid-ln'")
     (tmp_path / "s.toml").write_text('lrs = [1e-3]\nlayers = 3\n')
     with pytest.raises(MacedonizerError, match="unknown key 'layers'"):
         SweepConfig.load(tmp_path / "s.toml")
@@ -30,10 +30,10 @@ def test_bad_settings_are_one_sentence(tok, tmp_path):
     ({"lrs": (1e-3, 0.0)}, r"^lrs: every learning rate must be a number above 0, got 0\.0\.$"),
     ({"warmups": (1.0,)}, r"^warmups: must be in \[0, 1\), got 1\.0\.$"),
     ({"max_grad_norms": (0,)}, r"^max_grad_norms: every clipping norm must be above 0"),
-    ({"lr_scalings": ("sqrt",)}, r"^Unknown lr scaling 'sqrt': use none or mup\.$"),
+    ({"lr_scalings": ("sqrt",)}, r"^lr_scalings: one of none, mup, not 'sqrt'\.$"),
     ({"sizes": "tiny"}, r"^Sweep setting sizes must be a non-empty list\.$"),
     ({"warmups": ()}, r"^Sweep setting warmups must be a non-empty list\.$"),
-    ({"steps": 100, "tokens": 1000}, r"^Give the sweep exactly one budget per run: steps or tokens\.$"),
+    ({"steps": 100, "tokens": 1000}, r"^Give exactly one budget of steps, tokens \(found steps, tokens\)\.$"),
     ({"steps": 0}, r"^steps: must be at least 1, got 0\.$"),
     ({"seq_len": 4}, r"^seq_len: must be in \[8, 512\], got 4\.$"),
     ({"workers": 0}, r"^workers: must be at least 1, got 0\.$"),
