@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from macedonizer.configs import RunConfig, TrainConfig
-from macedonizer.pretrain import run
+from macedonizer.train.pretrain import run
 from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
 from macedonizer.verdict import judge
 

@@ -44,9 +44,11 @@ from transformers import (
 
 from macedonizer.baselines import NGRAM_FILE
 from macedonizer.configs import ModelSize, RunConfig, TrainConfig
-from macedonizer.data import build_cache
-from macedonizer.evaluate import TextScorer
-from macedonizer.pretrain import TOKENIZER_FILES, bert_config, run
+from macedonizer.train.data import build_cache
+from macedonizer.train.evaluate import TextScorer
+from macedonizer.train.model import bert_config
+from macedonizer.train.output import TOKENIZER_FILES
+from macedonizer.train.pretrain import run
 from macedonizer.verdict import judge
 
 NTREX = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "ntrex.txt"

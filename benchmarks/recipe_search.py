@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
-from macedonizer.data import build_cache, Masker
+from macedonizer.train.data import build_cache
+from macedonizer.train.masking import Masker, generator as _generator
 from macedonizer.configs import MaskingConfig, ModelSize, TrainConfig
-from macedonizer.pretrain import build_model, _sparse_mlm_module, _generator
+from macedonizer.train.model import SparseMLM, build_model
 from macedonizer.baselines import unigram_baseline
-from macedonizer.evaluate import pack_lines, read_lines
-from macedonizer.initialization import local_init
+from macedonizer.train.evaluate import pack_lines, read_lines
+from macedonizer.train.initialization import local_init
 
 p = argparse.ArgumentParser()
 p.add_argument("--tok", required=True); p.add_argument("--data", required=True); p.add_argument("--heldout", default=str(Path(__file__).resolve().parents[1].parent / "shared/corpora/mk/ntrex.txt"))
@@ -78,7 +79,7 @@ if a.arch == "modern":
             return F.cross_entropy(logits.float(), t), (logits.argmax(-1) == t).sum(), t.numel()
     sparse = SM(model)
 else:
-    sparse = _sparse_mlm_module(model)
+    sparse = SparseMLM(model)
 train_masker = Masker(MaskingConfig(rate=a.rate, mask_share=a.mask_share, random_share=(1 - a.mask_share) / 2), vocab)
 honest = Masker(MaskingConfig(rate=0.15, mask_share=1.0, random_share=0.0), vocab)
 hf_tok = AutoTokenizer.from_pretrained(a.tok)

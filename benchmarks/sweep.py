@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from macedonizer import sweep
-from macedonizer.pretrain import run as pretrain
+from macedonizer.train.pretrain import run as pretrain
 
 WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "wiki.txt"
 

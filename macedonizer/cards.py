@@ -18,7 +18,11 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from matplotlib.figure import Figure
+
 from .configs import check_licence, check_repo_id
+from .corpus.recipes import load_recipe
 from .errors import ConfigError, InputError
 from .files import read_json, read_jsonl
 from .specs import HubDatasetSpec, RecipeSpec, parse
@@ -131,8 +135,6 @@ def _source(name: str) -> tuple[str, str | None]:
     if isinstance(spec, HubDatasetSpec):
         return spec.id, spec.id
     if isinstance(spec, RecipeSpec):
-        from .corpus.recipes import load_recipe  # here, not above: importing macedonizer.corpus takes a second
-
         try:
             recipe = load_recipe(spec.name)
         except InputError:  # corpus:sample, or a recipe this version no longer has
@@ -142,15 +144,11 @@ def _source(name: str) -> tuple[str, str | None]:
 
 
 def _loss_curve(model_dir: Path, unigram_loss: float, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = read_jsonl(model_dir / "metrics.jsonl")
     train = [(r["tokens"], r["loss"]) for r in rows if r["split"] == "train"]
     val = [(r["tokens"], r["loss"]) for r in rows if r["split"] == "val"]
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.subplots()
     if train:
         ax.plot(*zip(*train), label="training loss", color="#4c72b0", linewidth=1)
     if val:
@@ -162,7 +160,77 @@ def _loss_curve(model_dir: Path, unigram_loss: float, out: Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out)
-    plt.close(fig)
+
+
+def _read_model(model_dir: Path) -> tuple[dict, dict, dict]:
+    """eval.json, training_config.json and tokenizer_config.json, or a user error."""
+    evaluation = read_json(model_dir / "eval.json")
+    config = read_json(model_dir / "training_config.json")
+    tokenizer_config = read_json(model_dir / "tokenizer_config.json")
+    if not evaluation or not config or not tokenizer_config:
+        raise InputError(
+            f"{model_dir} is not a model trained by `macedonizer pretrain` (eval.json, training_config.json "
+            "and tokenizer_config.json are needed)."
+        )
+    return evaluation, config, tokenizer_config
+
+
+def _tokenizer_rows(tokenizer_dir: Path) -> list[tuple[str, dict]]:
+    """The tokenizer's coverage on its evaluation texts (its stats.json), as the card's table rows."""
+    stats = read_json(tokenizer_dir / "stats.json")
+    return [(name, {"words": _thousands(row["words"]), "fertility": f"{row['fertility']:.3f}",
+                    "split": _percent(row["split_word_share"]), "unk": f"{100 * row['unk_rate']:.3f}%"})
+            for name, row in (stats["evaluation"].items() if stats else ())]
+
+
+def _card_data(licence: str, size_name: str, datasets: list[str], model_name: str, validation: dict,
+               examples: list[str]) -> ModelCardData:
+    """The card's metadata, as the Hub reads it: language, licence, pipeline tag, widget, model-index."""
+    held_out = {"task_type": "fill-mask", "task_name": "Masked language modelling", "dataset_type": "held-out",
+                "dataset_name": "Held-out validation documents"}
+    return ModelCardData(
+        language="mk",
+        license=licence,
+        library_name="transformers",
+        pipeline_tag="fill-mask",
+        tags=["bert", "fill-mask", "macedonian", "macedonizer", f"size-{size_name}"],
+        datasets=datasets or None,
+        model_name=model_name,
+        eval_results=[
+            EvalResult(**held_out, metric_type="accuracy", metric_name="Masked-token accuracy",
+                       metric_value=validation["masked_accuracy"]),
+            EvalResult(**held_out, metric_type="loss", metric_name="Cross-entropy loss",
+                       metric_value=validation["loss"]),
+        ],
+        widget=[{"text": e} for e in examples],
+    )
+
+
+def _training_values(train: dict, evaluation: dict) -> dict:
+    """The template's values on how the model was trained."""
+    seconds = evaluation["seconds"]
+    return dict(
+        mask_rate=_percent(train["masking"]["rate"]), whole_word=train["masking"]["whole_word"],
+        initialisation=("local: weights at std 1/√hidden, attention heads starting on their neighbours"
+                        if train.get("init") == "local" else "BERT's: weights at std 0.02"),
+        seq_len=train["seq_len"], batch_size=train["batch_size"],
+        lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
+        warmup=_percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
+        tokens=_thousands(evaluation["tokens"]), hardware=evaluation.get("hardware", evaluation["device"]),
+        training_time=f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.0f} seconds",
+        mask_shares=f"{train['masking']['mask_share']:.0%} [MASK], {train['masking']['random_share']:.0%} random",
+    )
+
+
+def _score_values(validation: dict) -> dict:
+    """The template's values on the held-out validation scores."""
+    return dict(
+        accuracy=_percent(validation["masked_accuracy"]), unigram_accuracy=_percent(validation["unigram_accuracy"]),
+        loss=f"{validation['loss']:.3f}", unigram_loss=f"{validation['unigram_loss']:.3f}",
+        perplexity=f"{validation['perplexity']:.1f}", verdict=judge(validation),
+        ngram_accuracy=_percent(validation["ngram_accuracy"]) if "ngram_accuracy" in validation else "–",
+        ngram_loss=f"{validation['ngram_loss']:.3f}" if "ngram_loss" in validation else "–",
+    )
 
 
 def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: str = "apache-2.0",
@@ -173,95 +241,50 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     ``family_repos`` (folder name → repo id) links the siblings of a build;
     ``members`` limits the family table to those folder names.
     """
-    from huggingface_hub import EvalResult, ModelCard, ModelCardData
-
     licence = check_licence(licence)
     if repo_id is not None:
         check_repo_id(repo_id)
     model_dir = Path(model_dir)
-    evaluation = read_json(model_dir / "eval.json")
-    config = read_json(model_dir / "training_config.json")
-    tokenizer_config = read_json(model_dir / "tokenizer_config.json")
-    if not evaluation or not config or not tokenizer_config:
-        raise InputError(
-            f"{model_dir} is not a model trained by `macedonizer pretrain` (eval.json, training_config.json "
-            "and tokenizer_config.json are needed)."
-        )
-
+    evaluation, config, tokenizer_config = _read_model(model_dir)
     shape, train, data = config["size"], config["train"], config["data"]
     validation = evaluation["validation"]
     mask_token = tokenizer_config.get("mask_token", "[MASK]")
     size_name = shape["name"]
     model_name = repo_id.split("/")[-1] if repo_id else model_dir.resolve().name
     cleaning, sources, found_datasets = _cleaning(data["inputs"])
-    tokenizer_stats = read_json(Path(data["tokenizer"]) / "stats.json")
-    tokenizer_eval = []
-    if tokenizer_stats:
-        for name, row in tokenizer_stats["evaluation"].items():
-            tokenizer_eval.append((name, {"words": _thousands(row["words"]), "fertility": f"{row['fertility']:.3f}",
-                                          "split": _percent(row["split_word_share"]),
-                                          "unk": f"{100 * row['unk_rate']:.3f}%"}))
-    all_datasets = sorted(set(found_datasets) | set(datasets))
     examples = [e.format(mask=mask_token) for e in EXAMPLES]
-    card_data = ModelCardData(
-        language="mk",
-        license=licence,
-        library_name="transformers",
-        pipeline_tag="fill-mask",
-        tags=["bert", "fill-mask", "macedonian", "macedonizer", f"size-{size_name}"],
-        datasets=all_datasets or None,
-        model_name=model_name,
-        eval_results=[
-            EvalResult(task_type="fill-mask", task_name="Masked language modelling", dataset_type="held-out",
-                       dataset_name="Held-out validation documents", metric_type="accuracy",
-                       metric_name="Masked-token accuracy", metric_value=validation["masked_accuracy"]),
-            EvalResult(task_type="fill-mask", task_name="Masked language modelling", dataset_type="held-out",
-                       dataset_name="Held-out validation documents", metric_type="loss",
-                       metric_name="Cross-entropy loss", metric_value=validation["loss"]),
-        ],
-        widget=[{"text": e} for e in examples],
-    )
     documents = data["documents"]
     data_description = (
         f"{_thousands(documents['train'])} documents ({_thousands(data['train_tokens'])} tokens) for training and "
         f"{_thousands(documents['val'])} held-out documents for validation, from: {', '.join(sources)}."
     )
-    seconds = evaluation["seconds"]
     card = ModelCard.from_template(
-        card_data,
+        _card_data(licence, size_name, sorted(set(found_datasets) | set(datasets)), model_name, validation,
+                   examples),
         template_str=(resources.files("macedonizer._model_cards") / "model_card.md").read_text(encoding="utf-8"),
         model_name=model_name, size_name=size_name, layers=shape["layers"], hidden=shape["hidden"],
         heads=shape["heads"], parameters_m=f"{evaluation['parameters'] / 1e6:.1f}", mask_token=mask_token,
-        family=_family(model_dir, repo_id, size_name, family_repos, members), data_description=data_description, cleaning=cleaning,
-        derived=_derivation(model_dir, family_repos),
+        family=_family(model_dir, repo_id, size_name, family_repos, members), data_description=data_description,
+        cleaning=cleaning, derived=_derivation(model_dir, family_repos),
         vocab_size=_thousands(data["vocab_size"]), uncased=tokenizer_config.get("do_lower_case", False),
-        tokenizer_eval=tokenizer_eval, mask_rate=_percent(train["masking"]["rate"]),
-        whole_word=train["masking"]["whole_word"],
-        initialisation=("local: weights at std 1/√hidden, attention heads starting on their neighbours"
-                        if train.get("init") == "local" else "BERT's: weights at std 0.02"),
-        seq_len=train["seq_len"], batch_size=train["batch_size"],
-        lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
-        warmup=_percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
-        tokens=_thousands(evaluation["tokens"]), hardware=evaluation.get("hardware", evaluation["device"]),
-        training_time=f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.0f} seconds",
-        accuracy=_percent(validation["masked_accuracy"]), unigram_accuracy=_percent(validation["unigram_accuracy"]),
-        loss=f"{validation['loss']:.3f}", unigram_loss=f"{validation['unigram_loss']:.3f}",
-        perplexity=f"{validation['perplexity']:.1f}", repo_id=repo_id or model_name, example=examples[0],
+        tokenizer_eval=_tokenizer_rows(Path(data["tokenizer"])), **_training_values(train, evaluation),
+        **_score_values(validation), repo_id=repo_id or model_name, example=examples[0],
         data_bias="encyclopedic and web text over-represents some topics, regions and a formal register.",
         citation_key=re.sub(r"\W", "_", model_name), year=datetime.date.today().year,
-        verdict=judge(validation),
-        ngram_accuracy=_percent(validation["ngram_accuracy"]) if "ngram_accuracy" in validation else "–",
-        ngram_loss=f"{validation['ngram_loss']:.3f}" if "ngram_loss" in validation else "–",
-        mask_shares=f"{train['masking']['mask_share']:.0%} [MASK], {train['masking']['random_share']:.0%} random",
     )
+    _write(model_dir, str(card), validation["unigram_loss"])
+    return model_dir / "README.md"
+
+
+def _write(model_dir: Path, card: str, unigram_loss: float) -> None:
+    """README.md and loss_curve.png, each written whole through a temporary file."""
     tmp_png = model_dir / ".loss_curve.tmp.png"
     tmp_md = model_dir / ".README.tmp.md"
     try:
-        _loss_curve(model_dir, validation["unigram_loss"], tmp_png)
-        tmp_md.write_text(str(card), encoding="utf-8")
+        _loss_curve(model_dir, unigram_loss, tmp_png)
+        tmp_md.write_text(card, encoding="utf-8")
         os.replace(tmp_png, model_dir / "loss_curve.png")
         os.replace(tmp_md, model_dir / "README.md")
     finally:
         for tmp in (tmp_png, tmp_md):
             tmp.unlink(missing_ok=True)
-    return model_dir / "README.md"

@@ -31,7 +31,7 @@ MAX_POSITIONS = 512
 PRECISIONS = ("auto", "bf16", "fp32")
 """Training precision: auto (bf16 autocast where the device computes bf16 natively), bf16 or fp32."""
 INITS = ("local", "bert")
-"""How a fresh model starts (``macedonizer.initialization``)."""
+"""How a fresh model starts (``macedonizer.train.initialization``)."""
 VARIANTS = ("post-ln", "pre-ln")
 """``post-ln``: BERT (``BertForMaskedLM``); ``pre-ln``: ``RobertaPreLayerNormForMaskedLM``, same tokenizer."""
 LR_SCALINGS = ("none", "mup")

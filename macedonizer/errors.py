@@ -43,3 +43,9 @@ class Interrupted(KeyboardInterrupt):
     A ``KeyboardInterrupt``, not a ``MacedonizerError``, so that nothing that
     catches errors swallows it.
     """
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a library's message can run to a page), or its type's name."""
+    message = str(exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__

@@ -7,6 +7,10 @@ so the two backends differ only in the encoder's arithmetic (tested to agree
 on tokens and, up to float rounding, on scores). On a CPU, ONNX Runtime's
 fused BERT kernels run this encoder faster than PyTorch eager; the README has
 the figures.
+
+onnx and onnxruntime come with the ``onnx`` extra, so they are imported only
+where an export or a session needs them (``_require`` says how to install
+them when they are missing); the rest of macedonizer does not need them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from .errors import MacedonizerError
+from .inference import load_masked_lm
 
 ONNX_FILE = Path("onnx") / "encoder.onnx"
 INSTALL_HINT = "ONNX export and inference need onnx and onnxruntime: pip install 'macedonizer[onnx]'."
@@ -30,39 +38,23 @@ def _require() -> None:
         raise MacedonizerError(INSTALL_HINT) from None
 
 
-def _encoder_module(model):
+class Encoder(torch.nn.Module):
     """The encoder of a masked-LM as a module of (input_ids, attention_mask) -> last hidden state."""
-    import torch
 
-    class Encoder(torch.nn.Module):
-        def __init__(self, base):
-            super().__init__()
-            self.base = base
+    def __init__(self, base):
+        super().__init__()
+        self.base = base
 
-        def forward(self, input_ids, attention_mask):
-            return self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    return Encoder(model.base_model).eval()
+    def forward(self, input_ids, attention_mask):
+        return self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
 def export_onnx(model_dir: str | os.PathLike) -> Path:
     """Write ``model_dir/onnx/encoder.onnx``, check it against PyTorch, and return its path."""
     _require()
-    import numpy as np
-    import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
     model_dir = Path(model_dir)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForMaskedLM.from_pretrained(model_dir).eval()
-    except OSError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MacedonizerError(f"Cannot load the model in {model_dir}: {first_line}") from None
-    encoder = _encoder_module(model)
+    tokenizer, model = load_masked_lm(model_dir, f"in {model_dir}")
+    encoder = Encoder(model.base_model).eval()
     # Two texts of different lengths, so that padding and its attention mask are part of the trace.
     example = tokenizer(["Скопје е главен [MASK] на Македонија.", "Утре ќе одам на [MASK]."],
                         padding=True, return_tensors="pt")
@@ -100,8 +92,6 @@ class OnnxEncoder:
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, input_ids, attention_mask):
-        import torch
-
         hidden, = self._session.run(["hidden"], {"input_ids": input_ids.numpy(),
                                                  "attention_mask": attention_mask.numpy()})
         return torch.from_numpy(hidden)

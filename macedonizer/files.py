@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import MacedonizerError
 
 
 def temporary_sibling(out: Path) -> Path:
@@ -15,6 +19,24 @@ def temporary_sibling(out: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     return tmp
+
+
+def refuse_non_empty(out: Path, overwrite: bool) -> None:
+    """A user error when ``out`` holds anything and ``overwrite`` is not given."""
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise MacedonizerError(f"Output folder {out} exists and is not empty (use --overwrite to replace it).")
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A temporary sibling to write into: put in place of ``out`` when the block ends, removed if it fails."""
+    tmp = temporary_sibling(out)
+    try:
+        yield tmp
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def replace_folder(tmp: Path, out: Path) -> None:
@@ -32,6 +54,11 @@ def read_json(path: Path) -> dict | None:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def write_json(path: Path, data) -> None:
+    """``data`` as indented UTF-8 JSON (non-ASCII letters kept as they are)."""
+    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def read_jsonl(path: Path) -> list[dict]:

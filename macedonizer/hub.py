@@ -2,10 +2,24 @@
 
 ``push`` creates the repo when needed and uploads a model folder in one
 commit (huggingface_hub skips files whose content the Hub already has, so an
-unchanged folder makes no new commit); transient HTTP errors are retried.
-``pull`` is ``snapshot_download``, which works offline from the cache with
-``HF_HUB_OFFLINE=1``. ``HF_TOKEN``, ``HF_ENDPOINT`` and ``HF_HOME`` are
-honoured, and a token never appears in a message.
+unchanged folder makes no new commit, and an interrupted push run again
+uploads only what is missing). ``pull`` is ``snapshot_download``, which works
+offline from the cache with ``HF_HUB_OFFLINE=1``. ``HF_TOKEN``,
+``HF_ENDPOINT`` and ``HF_HOME`` are honoured, and a token never appears in a message.
+
+Retries. huggingface_hub retries some of its own requests (``http_backoff``:
+408, 429, 5xx and dropped connections, up to 5 retries): preupload, the LFS batch
+call, LFS uploads, tree listing, a download's HEAD, and the commit only on its
+Xet upload path. It does not retry ``create_repo``, ``repo_info``
+(``snapshot_download``'s first call), the README check, the commit of an upload
+without Xet, or a download's GET on a 5xx; and an LFS upload that keeps failing
+arrives as a ``RuntimeError``, a failed ``repo_info`` under ``snapshot_download``
+as a ``LocalEntryNotFoundError``. So every Hub call here goes through
+``_with_retries``: it finds the HTTP error under those wrappers, waits
+(``Retry-After`` when the Hub sends one) and runs the whole call again on a
+retryable status, then ends in one sentence (``HubError``). Running a whole
+``upload_folder`` again is safe: committed files are skipped, uploaded LFS objects
+are not sent twice, and a commit is atomic, so no partial commit is ever left.
 """
 
 from __future__ import annotations
@@ -19,8 +33,11 @@ from .errors import ConfigError, HubError, InputError, MacedonizerError
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md")
 IGNORE_PATTERNS = ["checkpoints/*", "tensorboard/*", ".*"]
-RETRY_STATUSES = {429, 500, 502, 503, 504}
-RETRIES = 4
+RETRY_STATUSES = {408, 429, 500, 502, 503, 504}  # huggingface_hub's own list
+RETRIES = 5  # tries of a whole call: waits of 1, 2, 4 and 8 s between them
+BACKOFF = 1.0
+MAX_WAIT = 60.0  # the longest Retry-After obeyed
+_sleep = time.sleep
 
 
 def _endpoint() -> str:
@@ -50,7 +67,7 @@ def network_errors() -> tuple[type[Exception], ...]:
     return OSError, *(getattr(errors, name) for name in ("HTTPError", "XetDownloadError") if hasattr(errors, name))
 
 
-def _explain(exc: Exception, repo_id: str, token: str | None) -> MacedonizerError:
+def _explain(exc: BaseException, repo_id: str, token: str | None, tries: int = 1) -> MacedonizerError:
     """One sentence for whatever huggingface_hub raised."""
     from huggingface_hub.errors import (
         HfHubHTTPError,
@@ -75,26 +92,51 @@ def _explain(exc: Exception, repo_id: str, token: str | None) -> MacedonizerErro
                 f"The Hub refused the request ({status}): set HF_TOKEN to a token with write access to {repo_id}."
                 if token else f"The Hub needs a token ({status}): set HF_TOKEN or run `hf auth login`."
             )
-        return HubError(f"The Hub answered {status} for {repo_id}: {_clean(str(exc), token)}")
+        after = f" (after {tries} tries)" if tries > 1 else ""
+        return HubError(f"The Hub answered {status} for {repo_id}{after}: {_clean(str(exc), token)}")
     if isinstance(exc, OSError) and exc.filename:  # a local file, not the network: a full disk, a read-only folder
         return MacedonizerError(f"Cannot access {exc.filename}: {exc.strerror or exc}.")
     return HubError(f"Cannot reach the Hub at {_endpoint()}: {_clean(str(exc), token)}")
 
 
+def _hub_error(exc: BaseException) -> BaseException:
+    """The HTTP error huggingface_hub wrapped: an LFS upload raises ``RuntimeError`` from it, and
+    ``snapshot_download``/``hf_hub_download`` raise ``LocalEntryNotFoundError`` from it when the file is not cached."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    cause = exc.__cause__
+    if isinstance(exc, LocalEntryNotFoundError) and isinstance(cause, HfHubHTTPError):
+        return cause
+    if type(exc) is RuntimeError and isinstance(cause, network_errors()):
+        return cause
+    return exc
+
+
+def _wait(exc: BaseException, attempt: int) -> float:
+    response = getattr(exc, "response", None)
+    retry_after = response.headers.get("Retry-After", "") if response is not None else ""
+    if retry_after.strip().isdigit():
+        return min(float(retry_after), MAX_WAIT)
+    return BACKOFF * 2**attempt
+
+
 def _with_retries(call, token: str | None, repo_id: str):
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    """``call()``, run again on a retryable HTTP status; whatever the Hub refuses becomes one sentence."""
+    from huggingface_hub.errors import HFValidationError
 
     for attempt in range(RETRIES):
         try:
             return call()
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
+        except Exception as exc:
+            error = _hub_error(exc)
+            if not isinstance(error, (*network_errors(), HFValidationError)):
+                raise  # a bug keeps its traceback
+            response = getattr(error, "response", None)
+            status = response.status_code if response is not None else None
             if status in RETRY_STATUSES and attempt + 1 < RETRIES:
-                time.sleep(0.5 * 2**attempt)
+                _sleep(_wait(error, attempt))
                 continue
-            raise _explain(exc, repo_id, token) from None
-        except (*network_errors(), HFValidationError) as exc:
-            raise _explain(exc, repo_id, token) from None
+            raise _explain(error, repo_id, token, tries=attempt + 1) from None
 
 
 def files_to_push(model_dir: Path) -> list[tuple[str, int]]:

@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import MacedonizerError
+from safetensors import SafetensorError
+from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+from transformers.utils import logging as hf_logging
+
+from .errors import InputError, MacedonizerError, first_line
 
 MASK_ALIASES = ("<mask>", "[MASK]")
 
@@ -27,26 +31,31 @@ def is_local(source: str) -> bool:
             or "\\" in source)
 
 
+# What transformers raises for a source that holds no loadable masked-LM: OSError for a missing file,
+# an unreadable config or a Hub repo not found (or unreachable); ValueError for a folder without a
+# config.json, an unknown model type or a damaged tokenizer.json; SafetensorError for damaged weights.
+NOT_A_MODEL = (OSError, ValueError, SafetensorError)
+
+
+def load_masked_lm(source: str | os.PathLike, where: str):
+    """``(tokenizer, model)`` from a folder or Hub repo; an InputError naming ``where`` when there is no model."""
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        return AutoTokenizer.from_pretrained(source), AutoModelForMaskedLM.from_pretrained(source)
+    except NOT_A_MODEL as exc:
+        raise InputError(f"Cannot load the model {where}: {first_line(exc)}") from None
+
+
 class FillMask:
     """Predict the words hidden behind mask tokens."""
 
     def __init__(self, model: str | os.PathLike, device: str | int | None = None, batch_size: int = 16):
-        from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
         source = str(model)
         looks_like_path = is_local(source)
         if looks_like_path and not Path(source).is_dir():
-            raise MacedonizerError(f"Model folder not found: {source}")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            mlm = AutoModelForMaskedLM.from_pretrained(source)
-        except OSError as exc:
-            where = "from the folder" if looks_like_path else "from the Hub"
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise MacedonizerError(f"Cannot load the model {source!r} {where}: {first_line}") from None
+            raise InputError(f"Model folder not found: {source}")
+        tokenizer, mlm = load_masked_lm(source, f"{source!r} {'from the folder' if looks_like_path else 'from the Hub'}")
         if tokenizer.mask_token is None:
             raise MacedonizerError(f"The model {source!r} has no mask token; it is not a masked language model.")
         self.mask_token = tokenizer.mask_token

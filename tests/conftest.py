@@ -38,7 +38,7 @@ def tiny_model(tmp_path_factory) -> Path:
     as `macedonizer build` leaves each model: built once per test session, in seconds."""
     from macedonizer.cards import render
     from macedonizer.configs import RunConfig, TrainConfig
-    from macedonizer.pretrain import run as pretrain
+    from macedonizer.train.pretrain import run as pretrain
     from macedonizer.tokenizer import TokenizerConfig
     from macedonizer.tokenizer import run as train_tokenizer
 

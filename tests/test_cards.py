@@ -9,7 +9,7 @@ from macedonizer.cli import main
 from macedonizer.corpus.pipeline import RunOptions, run as clean
 from macedonizer.errors import MacedonizerError
 from macedonizer.configs import RunConfig, TrainConfig
-from macedonizer.pretrain import run as pretrain
+from macedonizer.train.pretrain import run as pretrain
 from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 

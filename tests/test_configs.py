@@ -6,7 +6,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from macedonizer import buildconfig
+from macedonizer.build import config as buildconfig
 from macedonizer.cli import main
 from macedonizer.configs import (BUDGET_KEYS, DEFAULT_MAX_STEPS, RECIPES, SPDX_LICENCES, ConfigError, MaskingConfig,
                                  RunConfig, TrainConfig, check_licence, check_repo_id, keep_one_budget, resolve_size)

@@ -1,11 +1,12 @@
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
 
 from macedonizer import FillMask
 from macedonizer.cli import main
-from macedonizer.errors import MacedonizerError
+from macedonizer.errors import InputError, MacedonizerError
 
 
 def test_predictions_are_the_pipelines(tiny_model):
@@ -49,3 +50,22 @@ def test_cli(tiny_model):
     assert len(json.loads(result.stdout)) == 2
     result = CliRunner().invoke(main, ["fill", "Без маска.", "--model", str(tiny_model)])
     assert result.exit_code == 1 and "no mask token" in result.output
+
+
+def test_a_folder_without_a_model_is_an_input_error(tiny_model, tmp_path):
+    empty = tmp_path / "empty"  # transformers: ValueError (no config.json)
+    empty.mkdir()
+    unknown = tmp_path / "unknown"  # ValueError (a model type it does not know)
+    shutil.copytree(tiny_model, unknown, ignore=shutil.ignore_patterns("checkpoints"))
+    config = json.loads((unknown / "config.json").read_text())
+    (unknown / "config.json").write_text(json.dumps({**config, "model_type": "no-such-type"}))
+    damaged = tmp_path / "damaged"  # OSError (a config that is not JSON)
+    shutil.copytree(tiny_model, damaged, ignore=shutil.ignore_patterns("checkpoints"))
+    (damaged / "config.json").write_text("{not json")
+    for folder in (empty, unknown, damaged):
+        with pytest.raises(InputError, match=f"Cannot load the model '{folder}' from the folder: "):
+            FillMask(folder)
+        for args in (["fill", "Утре ќе одам на [MASK].", "--model", str(folder)], ["export", "onnx", str(folder)]):
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 1 and result.output.startswith("Error: Cannot load the model "), result.output
+            assert result.output.count("\n") == 1

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from macedonizer.build import file_identity
+from macedonizer.build.stages import file_identity
 from macedonizer.cards import _source
 from macedonizer.corpus.readers import resolve_inputs
 from macedonizer.errors import ConfigError, InputError

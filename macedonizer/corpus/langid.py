@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lingua import Language, LanguageDetectorBuilder
+
 # Letters that never appear in Macedonian words, by the neighbour they point to.
 MK_ONLY_LETTERS = frozenset("ѓќѕѐѝЃЌЅЀЍ")
 SR_ONLY_LETTERS = frozenset("ђћЂЋ")
@@ -158,8 +160,6 @@ def rule_evidence(text: str) -> float:
 @lru_cache(maxsize=1)
 def _statistical_detector():
     """lingua restricted to the Cyrillic neighbours, built once per process."""
-    from lingua import Language, LanguageDetectorBuilder
-
     languages = [
         Language.MACEDONIAN,
         Language.BULGARIAN,

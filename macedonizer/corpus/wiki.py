@@ -15,6 +15,9 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+import mwparserfromhell
+import mwxml
+
 # Section titles after which a Macedonian (or English) article has no prose.
 TAIL_SECTIONS = {
     "наводи", "извори", "литература", "белешки", "поврзано", "видете исто така",
@@ -32,8 +35,6 @@ def _keep_link(title: str) -> bool:
 
 def wikitext_to_text(wikitext: str) -> str:
     """Plain prose of one article's wikitext; paragraphs separated by blank lines."""
-    import mwparserfromhell
-
     code = mwparserfromhell.parse(wikitext)
     for section in code.get_sections(levels=[2]):
         headings = section.filter_headings(recursive=False)
@@ -72,8 +73,6 @@ def _remove(code, node) -> None:
 
 def iter_articles(path: str, stats: Counter) -> Iterator[tuple[str, str]]:
     """Yield (title, plain text) for every article of a dump."""
-    import mwxml
-
     opener = bz2.open if path.lower().endswith(".bz2") else open
     with opener(path, "rb") as f:
         dump = mwxml.Dump.from_file(f)

@@ -7,7 +7,8 @@ app.py      the FastAPI routes and the one-sentence JSON errors
 web/        the single-page demo (index.html)
 
 FastAPI and uvicorn come with the ``serve`` extra; the rest of macedonizer
-does not need them.
+does not need them. So ``run`` imports them, and ``app`` (built on FastAPI),
+only once ``require_extra`` has found them installed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 
 from ..errors import MacedonizerError
 from .engine import Limits
+from .models import load_all, parse_specs
 
 INSTALL_HINT = "The HTTP service needs FastAPI and uvicorn: pip install 'macedonizer[serve]'."
 
@@ -57,7 +59,6 @@ def run(model_values: list[str], host: str = "127.0.0.1", port: int = 8000, limi
     import uvicorn
 
     from .app import create_app
-    from .models import load_all, parse_specs
 
     specs = parse_specs(model_values)
     sock = bind(host, port)  # before the models load, so a taken port fails at once

@@ -14,9 +14,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 import yaml  # huggingface_hub's metadata_load parses cards with it
+from huggingface_hub import metadata_load
 
+from .. import hub
 from ..errors import ConfigError, InputError
+from ..export import ONNX_FILE, OnnxEncoder
 from ..files import read_json
 from ..inference import FillMask, is_local
 from ..verdict import judge
@@ -60,15 +64,11 @@ def resolve(source: str) -> tuple[Path, str | None]:
         if not folder.is_dir():
             raise InputError(f"Model folder not found: {source}")
         return folder, None
-    from ..hub import pull
-
-    return pull(source), source
+    return hub.pull(source), source
 
 
 def card_metadata(folder: Path) -> dict | None:
     """The YAML front matter of the folder's README.md (the model card), as plain JSON types."""
-    from huggingface_hub import metadata_load
-
     readme = folder / "README.md"
     if not readme.is_file():
         return None
@@ -89,10 +89,6 @@ class ServedModel:
 
 
 def _onnx_encoder(folder: Path, name: str):
-    import torch
-
-    from ..export import ONNX_FILE, OnnxEncoder
-
     if not (folder / ONNX_FILE).is_file():
         raise InputError(f"Model {name!r} has no ONNX export; run `macedonizer export onnx {folder}` first.")
     return OnnxEncoder(folder / ONNX_FILE, threads=torch.get_num_threads())

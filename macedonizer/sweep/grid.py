@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .. import pretrain
-from ..data import build_cache
 from ..errors import MacedonizerError, TrainingDiverged
 from ..files import write_text_atomic
+from ..train import pretrain
+from ..train.data import build_cache
 from .config import Point, SweepConfig
 from .outcome import OUTCOME_FILE, judge_run
 from .report import summary_line, write_report

@@ -4,9 +4,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from click.testing import CliRunner
+
+from macedonizer.cli import main
 from macedonizer.corpus.pipeline import CleanConfig, RunOptions, parse_filters, run
 from macedonizer.errors import MacedonizerError
 from tests.conftest import SAMPLE_DIR, read_jsonl_gz
+from tests.corpus import damaged
 
 DIRTY = SAMPLE_DIR / "dirty.jsonl"
 QUIET = RunOptions(progress=False)
@@ -142,3 +146,59 @@ def test_a_clean_output_folder_is_an_input_for_a_global_dedup_pass(tmp_path):
     # The duplicate pairs of the dirty sample are consecutive lines, so the
     # shards split them and only the global pass can see both copies.
     assert set(report["drops"]) == {"duplicate", "near_duplicate"}
+
+
+GOOD = ["Добро утро, драги пријатели од Охрид.", "Вечерта помина мирно покрај езерото."]
+
+
+def damaged_among_good(tmp_path):
+    """A good .txt and four damaged inputs around it: .gz, .xml.bz2, Parquet cut and Parquet row group."""
+    good = tmp_path / "good.txt"
+    good.write_text("".join(f"{text}\n" for text in GOOD), encoding="utf-8")
+    bad = [make(tmp_path) for make in (damaged.gzip_cut, damaged.wiki_bz2_cut, damaged.parquet_cut,
+                                       damaged.parquet_row_group_damaged)]
+    return [bad[0], good, *bad[1:]], bad
+
+
+def documents_read(reason: str) -> int:
+    return int(reason.rpartition("read ")[2].split()[0])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_damaged_inputs_are_reported_per_file_and_the_rest_is_cleaned(tmp_path, workers):
+    inputs, bad = damaged_among_good(tmp_path)
+    out = run([str(p) for p in inputs], tmp_path / "out", CleanConfig(filters=()),
+              RunOptions(progress=False, workers=workers, batch_size=16))
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert list(report["unreadable"]) == [str(p) for p in bad]
+    assert report["skipped_on_read"] == {"corrupt_file": len(bad)}
+    # Nothing lost: the good file whole, each damaged one up to its damage, in input order.
+    read = [documents_read(report["unreadable"][str(p)]) for p in bad]
+    assert read[0] > 0 and read[1:] == [0, 0, 2 * damaged.ROWS_PER_GROUP]
+    assert [r["text"] for r in read_jsonl_gz(out)] == damaged.DOCS[: read[0]] + GOOD + damaged.DOCS[: read[3]]
+
+
+def test_inputs_that_are_all_damaged_say_which_in_the_error(tmp_path):
+    bad = [damaged.wiki_bz2_cut(tmp_path), damaged.parquet_cut(tmp_path)]
+    with pytest.raises(MacedonizerError, match="no documents") as caught:
+        run([str(p) for p in bad], tmp_path / "out", options=QUIET)
+    lines = str(caught.value).splitlines()
+    assert [line.split(": ")[0].strip() for line in lines[1:]] == [f"unreadable input {p}" for p in bad]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("workers, quiet", [("1", []), ("2", ["-q"])])
+def test_the_cli_warns_once_per_damaged_file_and_exits_0(tmp_path, workers, quiet):
+    inputs, bad = damaged_among_good(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["clean", *map(str, inputs), "-o", str(out), "--filters", "none",
+                                       "--workers", workers, *quiet])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and result.exception is None
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(warnings) == len(bad)
+    for path, line in zip(bad, warnings):
+        assert line.startswith(f"Warning: unreadable input {path}: truncated or corrupt (")
+        assert sum(str(path) in other for other in result.output.splitlines()) == 1
+    texts = [r["text"] for r in read_jsonl_gz(out)]
+    assert all(text in texts for text in GOOD)

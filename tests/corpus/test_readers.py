@@ -7,15 +7,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from macedonizer.corpus.readers import ReadOptions, Source, read_source, resolve_inputs
-from macedonizer.errors import InputError, MacedonizerError
+from macedonizer.corpus.readers import ReadOptions, ReadStats, Source, read_source, resolve_inputs
+from macedonizer.errors import MacedonizerError
+from tests.corpus import damaged
 
 MK = ["Првата реченица е тука.", "Втората реченица е по неа.", "Третата реченица е последна."]
 
 
 def read_all(spec, **options):
     sources, skipped = resolve_inputs([str(spec)])
-    stats = Counter(skipped)
+    stats = ReadStats(skipped)
     docs = [d for s in sources for d in read_source(s, ReadOptions(**options), stats)]
     return docs, stats
 
@@ -60,8 +61,8 @@ def test_parquet_and_missing_column(tmp_path):
         read_all(path, text_field="content")
     for damage in (b"not parquet at all", b"PAR1" + bytes(64) + b"PAR1"):  # ArrowInvalid, then OSError
         path.write_bytes(damage)
-        with pytest.raises(InputError, match=f"Cannot read Parquet file {path}"):
-            read_all(path)
+        docs, stats = read_all(path)
+        assert docs == [] and stats == Counter(corrupt_file=1) and list(stats.unreadable) == [str(path)]
 
 
 def test_folders_and_globs(tmp_path):
@@ -185,3 +186,38 @@ def test_mediawiki_dump_articles_become_plain_text(tmp_path):
         "Охрид е град во Македонија, на Охридското Езеро.\n\nГрадот бил познат како Лихнид."
     ]
     assert docs[0].id == f"{path}:Охрид"
+
+
+
+# What each damaged file raised before it was reported (a traceback, or for
+# Parquet an InputError that stopped the run), the reason that names it now,
+# and how many of its documents are read before the damage at least. Garbage
+# in a bz2 block or a Parquet file without its footer yields nothing.
+DAMAGED = {
+    damaged.gzip_cut: ("Compressed file ended before the end-of-stream marker", 70),  # EOFError
+    damaged.gzip_jsonl_cut: ("Compressed file ended before the end-of-stream marker", 70),  # EOFError
+    damaged.gzip_overwritten: ("Error -3 while decompressing", 70),  # zlib.error
+    damaged.wiki_bz2_cut: ("Compressed file ended before the end-of-stream marker", 0),  # EOFError
+    damaged.wiki_bz2_overwritten: ("Invalid data stream", 0),  # OSError
+    damaged.wiki_xml_cut: ("malformed XML", 90),  # xml.etree.ElementTree.ParseError
+    damaged.parquet_cut: ("magic bytes not found", 0),  # ArrowInvalid
+    damaged.parquet_footer_cut: ("deserialize thrift", 0),  # OSError
+    damaged.parquet_row_group_damaged: ("row group 3 of 4", 2 * damaged.ROWS_PER_GROUP),  # OSError
+}
+
+
+@pytest.mark.parametrize("make", DAMAGED, ids=lambda make: make.__name__)
+def test_a_truncated_or_corrupt_file_keeps_the_documents_before_the_damage_and_is_named(tmp_path, make):
+    message, at_least = DAMAGED[make]
+    path = make(tmp_path)
+    docs, stats = read_all(path)
+    wiki = path.name.endswith((".xml", ".xml.bz2"))
+    read = [d.id.rpartition(":")[2] for d in docs] if wiki else [d.text for d in docs]
+    if "overwritten" in make.__name__:
+        read = read[:-1]  # garbage is noticed a little after it starts: the last document may be garbled
+    assert read == (damaged.titles() if wiki else damaged.DOCS)[: len(read)]  # the beginning, in order
+    assert len(docs) >= at_least  # gzip: more than the 8 KiB a binary sniff reads, which must not fail first
+    assert stats == Counter(corrupt_file=1)
+    [(name, reason)] = stats.unreadable.items()
+    assert name == str(path) and message in reason and "\n" not in reason
+    assert reason.endswith(f"read {len(docs)} documents before the damage")

@@ -2,7 +2,7 @@ import pytest
 from click.testing import CliRunner
 
 from macedonizer import sweep
-from macedonizer.buildconfig import from_table as build_config
+from macedonizer.build.config import from_table as build_config
 from macedonizer.cli import main
 from macedonizer.errors import ConfigError, MacedonizerError
 from macedonizer.sweep import SweepConfig

@@ -5,11 +5,13 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
-from macedonizer import pretrain, sweep
+from macedonizer import sweep
 from macedonizer.cards import render
 from macedonizer.configs import ModelSize, RunConfig, TrainConfig
 from macedonizer.errors import MacedonizerError
-from macedonizer.evaluate import evaluate_text
+from macedonizer.train import pretrain
+from macedonizer.train.evaluate import evaluate_text
+from macedonizer.train.model import build_model, build_optimizer
 from tests.sweep.conftest import GRID, SAMPLE
 
 
@@ -49,13 +51,13 @@ def test_each_point_trains_under_the_sweeps_budget_and_settings():
 
 def test_mup_scales_only_the_hidden_matrices():
     size = ModelSize(2, 256)
-    model = pretrain.build_model(size, {f"t{i}": i for i in range(100)} | {"[PAD]": 100, "[CLS]": 101, "[SEP]": 102},
-                                 TrainConfig(lr_scaling="mup"))
-    groups = pretrain._optimizer(model, TrainConfig(lr_scaling="mup"), size, torch.device("cpu")).param_groups
+    model = build_model(size, {f"t{i}": i for i in range(100)} | {"[PAD]": 100, "[CLS]": 101, "[SEP]": 102},
+                        TrainConfig(lr_scaling="mup"))
+    groups = build_optimizer(model, TrainConfig(lr_scaling="mup"), size, torch.device("cpu")).param_groups
     scaled = [g for g in groups if g["lr_scale"] != 1.0]
     assert [g["lr_scale"] for g in scaled] == [0.5]
     assert sum(p.numel() for p in scaled[0]["params"]) == 2 * (4 * 256 * 256 + 2 * 256 * 1024)
-    plain = pretrain._optimizer(model, TrainConfig(), size, torch.device("cpu")).param_groups
+    plain = build_optimizer(model, TrainConfig(), size, torch.device("cpu")).param_groups
     assert [g["weight_decay"] for g in plain] == [0.01, 0.0]  # the two groups checkpoints already hold
 
 

@@ -23,13 +23,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .configs import (BUDGET_KEYS, PRECISIONS, RunConfig, TrainConfig, check_choice, check_licence, check_range,
-                      check_repo_id, recipe_for, keep_one_budget, resolve_size)
-from .corpus.pipeline import CleanConfig
-from .errors import ConfigError, MacedonizerError
-from .fields import merge, to_dataclass, unknown_keys
-from .specs import parse
-from .tokenizer import TokenizerConfig
+import tomli_w
+
+from ..configs import (BUDGET_KEYS, PRECISIONS, RunConfig, TrainConfig, check_choice, check_licence, check_range,
+                       check_repo_id, keep_one_budget, recipe_for, resolve_size)
+from ..corpus.config import CleanConfig, parse_filters
+from ..errors import ConfigError, MacedonizerError
+from ..fields import merge, to_dataclass, unknown_keys
+from ..prune import parse_method
+from ..specs import parse
+from ..tokenizer import TokenizerConfig
 
 DEMO = "demo"
 RUN_KEYS = ("log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints", "diagnostics_every")
@@ -239,8 +242,6 @@ def from_table(table: dict, source: str = "config", base: Path | None = None) ->
 
     clean_table = dict(table.get("clean", {}))
     if "filters" in clean_table:
-        from .corpus.pipeline import parse_filters
-
         value = clean_table["filters"]
         if not isinstance(value, (str, list)):
             raise MacedonizerError(f"{source}: [clean] filters: expected a string or a list of strings.")
@@ -314,7 +315,7 @@ def _pretrain(table: dict, build: BuildSection, source: str
 
 
 def _check_sweep(table: dict, source: str) -> None:
-    from .sweep import SweepConfig
+    from ..sweep import SweepConfig  # the sweep package loads torch; only a config with lr = "auto" needs it
 
     if "sizes" in table:
         raise MacedonizerError(f"{source}: [sweep] sizes: the sweep covers the sizes whose lr is \"auto\".")
@@ -322,10 +323,6 @@ def _check_sweep(table: dict, source: str) -> None:
 
 
 def _check_derive(derive: tuple[DeriveSection, ...], sizes: list[str], source: str) -> None:
-    if not derive:
-        return
-    from .prune import parse_method
-
     names = set(sizes)
     for i, row in enumerate(derive):
         where = f"{source}: [[derive]] #{i + 1} ({row.name})"
@@ -364,36 +361,37 @@ def _check_push(push: PushSection, names: list[str], source: str) -> None:
 
 def resolved_table(config: BuildConfig) -> dict:
     """The fully resolved config as TOML-ready tables (every default filled in)."""
-    def plain(obj):
-        data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
-        return _drop_none(data)
-
     pretrain: dict[str, Any] = {"size": {}}
     for size, train in config.pretrain.items():
-        row = plain(train)
+        row = _plain(train)
         row.pop("size")
         if size in config.auto_lr:
             row["lr"] = "auto"
         pretrain["size"][size] = row
     table = {
-        "build": plain(config.build),
-        "corpus": plain(config.corpus),
-        "clean": plain(config.clean),
-        "tokenizer": plain(config.tokenizer),
+        "build": _plain(config.build),
+        "corpus": _plain(config.corpus),
+        "clean": _plain(config.clean),
+        "tokenizer": _plain(config.tokenizer),
         "pretrain": pretrain,
     }
     if config.auto_lr:
-        from .sweep import SweepConfig
+        from ..sweep import SweepConfig  # loads torch: only for a config with lr = "auto"
 
-        sweep = plain(SweepConfig.from_table({"device": config.build.device, **config.sweep}, config.source))
+        sweep = _plain(SweepConfig.from_table({"device": config.build.device, **config.sweep}, config.source))
         sweep.pop("sizes")  # the sweep covers the sizes whose lr is "auto"
         table["sweep"] = sweep
     if config.derive:
-        table["derive"] = [plain(d) for d in config.derive]
-    table["eval"] = plain(config.eval)
-    table["card"] = plain(config.card)
-    table["push"] = plain(config.push)
+        table["derive"] = [_plain(d) for d in config.derive]
+    table["eval"] = _plain(config.eval)
+    table["card"] = _plain(config.card)
+    table["push"] = _plain(config.push)
     return table
+
+
+def _plain(obj):
+    """A dataclass as a table without None values (TOML has no null)."""
+    return _drop_none(dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj)
 
 
 def _drop_none(value):
@@ -412,8 +410,6 @@ def to_toml(config: BuildConfig) -> str:
 
 
 def _toml_table(name: str, table) -> str:
-    import tomli_w
-
     if isinstance(table, list):  # an array of tables: [[derive]]
         return "".join(_toml_table(f"[{name}]", row) for row in table)
     lines = [f"\n[{name}]\n"]

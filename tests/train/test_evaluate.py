@@ -4,10 +4,10 @@ import numpy as np
 import torch
 
 from macedonizer.baselines import unigram_log_probs
-from macedonizer.data import Masker
 from macedonizer.configs import MaskingConfig
-from macedonizer.pretrain import evaluate_sequences
 from macedonizer.sweep import classify
+from macedonizer.train.evaluate import evaluate_sequences
+from macedonizer.train.masking import Masker
 from macedonizer.verdict import judge
 
 VOCAB = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4} | {f"w{i}": 5 + i for i in range(45)}

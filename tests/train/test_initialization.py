@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from macedonizer.configs import ModelSize, TrainConfig
-from macedonizer.initialization import sinusoids
-from macedonizer.pretrain import build_model
+from macedonizer.train.initialization import sinusoids
+from macedonizer.train.model import build_model
 
 VOCAB = {f"t{i}": i for i in range(200)} | {"[PAD]": 200, "[CLS]": 201, "[SEP]": 202, "[MASK]": 203}
 

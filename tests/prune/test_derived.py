@@ -7,70 +7,16 @@ from dataclasses import replace
 import pytest
 import torch
 from click.testing import CliRunner
-from transformers import AutoModelForMaskedLM
 
 from macedonizer.cards import render
 from macedonizer.cli import main
-from macedonizer.errors import MacedonizerError
-from macedonizer.evaluate import evaluate_text
-from macedonizer.prune import apply_method, derive, encoder_matrices, kept_layers, parse_method
-from macedonizer.pretrain import TOKENIZER_FILES, run
 from macedonizer.configs import RunConfig, TrainConfig
+from macedonizer.errors import MacedonizerError
+from macedonizer.prune import apply_method, derive, encoder_matrices, parse_method
 from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
-from tests.conftest import SAMPLE_DIR
-
-SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
-QUIET = RunConfig(progress=False, eval_every=40, checkpoint_every=40, log_every=10)
-PARENT = TrainConfig(size="L4/H32", seq_len=32, batch_size=8, lr=3e-3, max_steps=40, dropout=0.0)
-
-
-@pytest.fixture(scope="module")
-def parent(tmp_path_factory):
-    """A 4-layer model trained a few steps, in ROOT/models/L4-H32, and its tokenizer."""
-    root = tmp_path_factory.mktemp("prune")
-    tok = train_tokenizer([SAMPLE], root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
-    return run([SAMPLE], tok, root / "models" / "L4-H32", PARENT, QUIET), tok
-
-
-def load(path):
-    return AutoModelForMaskedLM.from_pretrained(path)
-
-
-def layer_state(model, index: int) -> dict:
-    prefix = f"bert.encoder.layer.{index}."
-    return {k[len(prefix):]: v for k, v in model.state_dict().items() if k.startswith(prefix)}
-
-
-@pytest.mark.parametrize("spec, layers, kept", [
-    ("drop:top:1", 4, [0, 1, 2]), ("drop:top:3", 4, [0]), ("drop:bottom:2", 4, [2, 3]),
-    ("drop:alternate:1", 4, [0, 1, 2]), ("drop:alternate:2", 4, [0, 2]), ("drop:alternate:4", 12, [0, 1, 2, 3, 4, 6, 8, 10]),
-    ("drop:symmetric:1", 4, [0, 2, 3]), ("drop:symmetric:2", 4, [0, 3]), ("drop:symmetric:4", 12, [0, 1, 2, 3, 8, 9, 10, 11]),
-])
-def test_which_layers_each_strategy_keeps(spec, layers, kept):
-    method = parse_method(spec, layers)
-    assert kept_layers(method.strategy, method.count, layers) == kept
-    assert str(method) == spec
-
-
-@pytest.mark.parametrize("spec, message", [
-    ("drop:top:4", "drop:top:4 does not fit a 4-layer model: K must be between 1 and 3."),
-    ("drop:bottom:0", "K must be between 1 and 3"),
-    ("drop:alternate:3", "K must be between 1 and 2"),
-    ("drop:middle:1", "Unknown pruning method 'drop:middle:1'"),
-    ("drop:top:two", "Unknown pruning method"),
-    ("sparsity:1.5", "the sparsity must be a number between 0 and 1"),
-    ("sparsity:0:global", "between 0 and 1"),
-    ("sparsity:0.5:row", "Unknown pruning method"),
-    ("quantize:8", "Unknown pruning method"),
-])
-def test_bad_methods_are_one_clear_sentence(spec, message):
-    with pytest.raises(MacedonizerError, match=message):
-        parse_method(spec, layers=4)
-
-
-def test_sparsity_parses_with_a_default_scope():
-    assert str(parse_method("sparsity:0.5")) == "sparsity:0.5:global"
-    assert str(parse_method(" Sparsity:0.25:LAYER ")) == "sparsity:0.25:layer"
+from macedonizer.train.output import TOKENIZER_FILES
+from macedonizer.train.pretrain import run
+from tests.prune.conftest import PARENT, QUIET, SAMPLE, layer_state, load
 
 
 @pytest.mark.parametrize("spec, kept", [("drop:top:2", [0, 1]), ("drop:bottom:1", [1, 2, 3]),
@@ -105,31 +51,6 @@ def test_dropping_layers_writes_a_smaller_standard_model(parent, spec, kept):
     assert str(parent_dir.parent) not in card
     # The parent's card lists the derived member with its parent and method.
     assert f"({spec} of L4-H32)" in render(parent_dir).read_text(encoding="utf-8")
-
-
-def test_magnitude_pruning_arithmetic_in_both_scopes(parent):
-    original = load(parent[0])
-    prunable = encoder_matrices(original)
-    assert len(prunable) == 4 * 6  # q, k, v, attention output, FFN in and out, per layer
-    total = sum(p.numel() for p in prunable.values())
-    for scope in ("layer", "global"):
-        child, masks = apply_method(original, parse_method(f"sparsity:0.6:{scope}"))
-        matrices = encoder_matrices(child)
-        zeros = {name: int((p == 0).sum()) for name, p in matrices.items()}
-        assert all(torch.equal(masks[name], matrices[name] != 0) for name in matrices)
-        if scope == "layer":
-            assert all(zeros[n] == round(0.6 * p.numel()) for n, p in matrices.items())
-        else:
-            assert sum(zeros.values()) == round(0.6 * total)
-            assert len({zeros[n] / p.numel() for n, p in matrices.items()}) > 1  # ranked together, not per matrix
-            pruned = torch.cat([prunable[n][~masks[n]].abs() for n in masks])
-            kept = torch.cat([prunable[n][masks[n]].abs() for n in masks])
-            assert pruned.max() <= kept.min()  # the smallest magnitudes went
-        # Embeddings, LayerNorm, biases and the head are untouched, and so is the parent.
-        for name, value in child.state_dict().items():
-            if name not in matrices:
-                assert torch.equal(value, original.state_dict()[name]), name
-    assert all(int((p == 0).sum()) == 0 for p in encoder_matrices(original).values())
 
 
 def test_recovery_keeps_the_zeros_and_the_checkpoint_has_them(parent):
@@ -225,29 +146,3 @@ def test_cli_errors_leave_nothing_behind(parent, tmp_path):
     assert result.exit_code == 1 and "exists and is not empty" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder left
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
-
-
-def test_report_writes_json_png_and_a_table(parent, tmp_path):
-    parent_dir, _ = parent
-    text = tmp_path / "held-out.txt"
-    text.write_text("Утре ќе одам на пазар со мајка ми.\nВладата денес го усвои буџетот за следната година.\n"
-                    "Охридското Езеро е едно од најстарите езера во Европа.\n", encoding="utf-8")
-    out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["prune", str(parent_dir), "--report", "-o", str(out), "--text", str(text),
-                                       "--sparsities", "0.5,0.9", "-q"])
-    assert result.exit_code == 0, result.output
-    data = json.loads((out / "prune_report.json").read_text())
-    assert data["parent"]["layers"] == 4 and data["texts"] == ["held-out.txt"]
-    assert data["parent"]["scores"] == evaluate_text(parent_dir, [str(text)])["held-out.txt"]  # as `eval` scores it
-    assert [(r["strategy"], r["layers_kept"]) for r in data["layers"]] == [
-        ("top", 3), ("top", 2), ("top", 1), ("bottom", 3), ("bottom", 2), ("bottom", 1), ("alternate", 3),
-        ("alternate", 2), ("symmetric", 3), ("symmetric", 2), ("symmetric", 1)]
-    assert [(r["scope"], r["sparsity"]) for r in data["sparsity"]] == [
-        ("global", 0.5), ("global", 0.9), ("layer", 0.5), ("layer", 0.9)]
-    for row in data["layers"] + data["sparsity"]:
-        assert {"method", "loss", "masked_accuracy", "retained_accuracy"} <= set(row)
-    assert all(r["achieved"] == pytest.approx(r["sparsity"], abs=1e-3) for r in data["sparsity"])
-    assert (out / "prune_report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    printed = CliRunner().invoke(main, ["prune", str(parent_dir), "--report", "-o", str(out), "--text", str(text),
-                                        "--sparsities", "0.5", "--overwrite"])
-    assert printed.exit_code == 0 and "layers kept" in printed.output and "retained" in printed.output

@@ -1,0 +1,138 @@
+"""Checkpoints, and what makes a resumed run the same run: seeds and RNG state.
+
+A checkpoint, ``OUT/checkpoints/step-NNNNNNNN/state.pt``, holds the model,
+optimizer and RNG states, the progress and the training config; it is
+written in a temporary folder and renamed, so a run killed while writing
+leaves the previous one whole. Everything else a run depends on (data
+order, masking, dropout) comes from the seed and the step, so a resumed run
+on CPU reproduces the uninterrupted one. A run resumes only with the
+training config and the data cache its checkpoint was made with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..configs import TrainConfig
+from ..errors import Interrupted, MacedonizerError
+
+CHECKPOINTS = "checkpoints"
+
+
+def fresh_state() -> dict:
+    """The progress of a run that has not trained yet."""
+    return {"step": 0, "samples": 0, "tokens": 0, "elapsed": 0.0}
+
+
+def config_dict(config: TrainConfig) -> dict:
+    """``config`` as JSON holds it (and as a checkpoint compares it)."""
+    data = asdict(config)
+    data["betas"] = list(config.betas)
+    return data
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (dropout and fresh weights draw from them)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def checkpoint_dirs(out: Path) -> list[Path]:
+    """The complete checkpoints in ``out``, oldest first."""
+    folder = out / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"step-\d{8}", p.name)
+                  and (p / "state.pt").is_file())
+
+
+def checkpoint_state(model, optimizer, device: torch.device, state: dict, config: TrainConfig,
+                     data_name: str) -> dict:
+    """What a checkpoint holds: weights, optimizer, RNG states, progress, config and the data cache's name."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
+            "progress": dict(state), "config": config_dict(config), "data": data_name}
+
+
+def save_checkpoint(out: Path, state: dict, step: int, keep: int) -> Path:
+    """Write atomically (temp folder, then rename) and keep the last ``keep``."""
+    folder = out / CHECKPOINTS
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step-{step:08d}"
+    tmp = folder / f".tmp-step-{step:08d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    torch.save(state, tmp / "state.pt")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in checkpoint_dirs(out)[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def resume(out: Path, model, optimizer, config: TrainConfig, data_name: str, device: torch.device) -> dict:
+    """Load the last checkpoint in ``out`` into the model, the optimizer and the RNGs; its progress.
+
+    A run with no checkpoint yet starts afresh; one made with another
+    training config or another data cache is a user error.
+    """
+    checkpoints = checkpoint_dirs(out)
+    if not checkpoints:
+        return fresh_state()
+    saved = torch.load(checkpoints[-1] / "state.pt", map_location=device, weights_only=False)
+    if saved["config"] != config_dict(config):
+        raise MacedonizerError(f"--resume: {checkpoints[-1]} was made with another training config.")
+    if saved.get("data") != data_name:
+        raise MacedonizerError(
+            f"--resume: the tokenizer or the data changed since {checkpoints[-1]} was written "
+            f"(its data cache was {saved.get('data')}, now {data_name})."
+        )
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    _set_rng_state(saved["rng"], device)
+    return saved["progress"]
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop metrics logged after the checkpoint a run resumes from."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def interrupted(out: Path, step: int, every: int) -> Interrupted:
+    """Ctrl-C during ``step + 1``, saying what was kept: the last checkpoint, or that there is none."""
+    checkpoints = checkpoint_dirs(out)
+    if not checkpoints:
+        return Interrupted(f"Interrupted at step {step + 1}, before the first checkpoint (one every {every} steps); "
+                           "nothing was kept to resume from.")
+    kept = int(checkpoints[-1].name.removeprefix("step-"))
+    return Interrupted(f"Interrupted at step {step + 1}: the checkpoint of step {kept} is kept in "
+                       f"{checkpoints[-1].parent}; --resume continues from it.")
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

@@ -1,0 +1,276 @@
+"""The training loop: optimizer steps until the budget of steps, tokens or wall-clock time is spent.
+
+Each step reads its sequences in the seeded data order and draws its masks
+from a generator of (seed, step, micro-batch); it accumulates
+``grad_accum`` micro-batches (under DDP each rank its own rows, gradients
+synchronised on the last), clips, and steps AdamW at the learning rate
+``lr_factor`` gives: linear warm-up, then linear or cosine decay to 0 at the
+end of the budget (by the clock for a time budget). Every ``log_every``
+steps a line goes to metrics.jsonl (TensorBoard, the progress bar), every
+``eval_every`` a validation, every ``checkpoint_every`` a checkpoint. A
+NaN loss stops the run (``TrainingDiverged``); running out of memory says
+which batch (``OutOfMemory``), Ctrl-C which checkpoint was kept
+(``Interrupted``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..configs import ModelSize, RunConfig, TrainConfig
+from ..diagnostics import DIAGNOSTICS, Probe
+from ..errors import OutOfMemory, TrainingDiverged
+from .checkpoint import checkpoint_dirs, checkpoint_state, interrupted, save_checkpoint
+from .data import Order, PackedData
+from .device import Dist, autocast, peak_flops
+from .evaluate import evaluate_sequences
+from .masking import Masker, generator
+from .model import SparseMLM, mlm_parts
+
+try:
+    from torch.utils.tensorboard import SummaryWriter
+except ImportError:  # TensorBoard is optional
+    SummaryWriter = None
+
+PROBE_ROWS = 8
+"""Validation sequences in the fixed diagnostics batch."""
+
+
+def lr_factor(progress: float, warmup: float, schedule: str) -> float:
+    """Multiplier of the peak learning rate at ``progress`` ∈ [0, 1] of the budget."""
+    if warmup > 0 and progress < warmup:
+        return progress / warmup
+    rest = (progress - warmup) / max(1e-12, 1 - warmup)
+    rest = min(1.0, max(0.0, rest))
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * rest))
+    return 1.0 - rest
+
+
+@dataclass
+class Parts:
+    """Everything one run trains with, put together by ``pretrain.run``."""
+
+    config: TrainConfig
+    run_config: RunConfig
+    out: Path
+    data: PackedData
+    masker: Masker
+    pad_id: int
+    model: torch.nn.Module
+    """The masked-LM that is saved."""
+    sparse: SparseMLM
+    """``model`` with its head on the masked positions only."""
+    trained: torch.nn.Module
+    """What a step calls: ``sparse``, compiled and under DDP where they apply."""
+    optimizer: torch.optim.Optimizer
+    held_at_zero: list
+    size: ModelSize
+    device: torch.device
+    precision: str
+    dist: Dist
+
+    @property
+    def micro(self) -> int:
+        """Sequences in one micro-batch of one process."""
+        return self.config.batch_size // (self.config.grad_accum * self.dist.world)
+
+
+def validate(parts: Parts, max_batches: int | None) -> dict:
+    """Honest scores on the validation sequences (``max_batches`` of them; None for all)."""
+    return evaluate_sequences(parts.sparse, parts.data.val, parts.masker, parts.pad_id, parts.device,
+                              parts.data.token_counts, parts.data.ngram_baseline(), seed=parts.config.seed,
+                              max_batches=max_batches)
+
+
+def train(parts: Parts, state: dict) -> None:
+    """Train from ``state`` (updated in place) until the budget is spent; rank 0 then saves the last checkpoint."""
+    logger = Logger(parts.out, parts.dist.main, parts.run_config.progress, parts.config.steps())
+    probe = _probe(parts) if parts.dist.main else None
+    started = time.time() - state["elapsed"]
+    try:
+        _steps(parts, state, logger, probe, started)
+    except (torch.OutOfMemoryError, MemoryError):  # by type: CUDA, MPS and XPU raise the first, Python the second
+        raise OutOfMemory(
+            f"Out of memory at a batch of {parts.micro} sequences × {parts.config.seq_len} tokens per process; "
+            f"try a smaller --batch-size or a larger --grad-accum."
+        ) from None
+    except KeyboardInterrupt:
+        raise interrupted(parts.out, state["step"], parts.run_config.checkpoint_every) from None
+    finally:
+        logger.close()
+        if probe is not None:
+            probe.close()
+    if parts.dist.main:
+        _checkpoint(parts, state, started)
+
+
+def _steps(parts: Parts, state: dict, logger: Logger, probe: Probe | None, started: float) -> None:
+    config, every, main = parts.config, parts.run_config, parts.dist.main
+    total_steps = config.steps()
+    order = Order(len(parts.data.train), config.seed)
+    speed = _Speed(parts)
+    while True:
+        elapsed = time.time() - started
+        if total_steps is not None and state["step"] >= total_steps:
+            break
+        if config.time_s is not None and elapsed >= config.time_s:
+            break
+        progress = state["step"] / total_steps if total_steps else elapsed / config.time_s
+        lr = config.lr * lr_factor(progress, config.warmup, config.schedule)
+        loss, correct, masked = _accumulate(parts, order, state)
+        if not math.isfinite(loss):
+            last = checkpoint_dirs(parts.out)
+            where = f"; the last good checkpoint is {last[-1]}" if last else ""
+            raise TrainingDiverged(
+                f"The loss became {loss} at step {state['step'] + 1}{where}. Lower --lr or raise --warmup.",
+                state["step"] + 1,
+            )
+        grad_norm = _update(parts, lr, state["step"] + 1, probe)
+        state["step"] += 1
+        state["samples"] += config.batch_size
+        state["tokens"] += config.batch_size * config.seq_len
+        speed.tokens += config.batch_size * config.seq_len
+        step = state["step"]
+        if step % every.log_every == 0 or step == total_steps:
+            logger.log("train", {"step": step, "tokens": state["tokens"], "loss": round(loss, 5),
+                                 "accuracy": round(correct / max(1, masked), 5), "lr": lr,
+                                 "grad_norm": round(float(grad_norm), 4), **speed.measure()})
+            speed.restart()
+        if step % every.eval_every == 0 and main:
+            logger.log("val", {"step": step, "tokens": state["tokens"], **validate(parts, every.eval_batches)})
+        if step % every.checkpoint_every == 0 and main:
+            _checkpoint(parts, state, started)
+
+
+def _accumulate(parts: Parts, order: Order, state: dict) -> tuple[float, int, int]:
+    """Forward and backward the step's ``grad_accum`` micro-batches: (mean loss, correct, masked tokens)."""
+    config, dist, micro, device = parts.config, parts.dist, parts.micro, parts.device
+    loss_sum, correct, masked = 0.0, 0, 0
+    for micro_step in range(config.grad_accum):
+        # The micro-batch of all processes together, and this rank's rows of it.
+        block = np.sort(order.indices(state["samples"] + micro_step * micro * dist.world, micro * dist.world))
+        rows = block[dist.rank * micro : (dist.rank + 1) * micro]
+        ids = torch.from_numpy(parts.data.train[rows].astype(np.int64))
+        inputs, labels = parts.masker(ids, generator(config.seed, state["step"], micro_step),
+                                      total_rows=micro * dist.world, row_offset=dist.rank * micro)
+        sync = micro_step == config.grad_accum - 1 or dist.world == 1
+        with _no_sync(parts.trained, sync):
+            with autocast(device, parts.precision):
+                loss, hits, n = parts.trained(inputs.to(device), (ids != parts.pad_id).to(device), labels.to(device))
+            (loss / config.grad_accum).backward()
+        loss_sum += loss.item()
+        correct += int(hits)
+        masked += n
+    return loss_sum / config.grad_accum, correct, masked
+
+
+def _update(parts: Parts, lr: float, step: int, probe: Probe | None) -> torch.Tensor:
+    """Clip, step AdamW at ``lr`` (times each group's scale), hold pruned weights at zero; the gradient norm."""
+    for group in parts.optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+    diagnose = probe is not None and probe.due(step)
+    if diagnose:
+        probe.before_update()
+    grad_norm = torch.nn.utils.clip_grad_norm_(parts.model.parameters(), parts.config.max_grad_norm)
+    parts.optimizer.step()
+    with torch.no_grad():
+        for param, mask in parts.held_at_zero:
+            param.mul_(mask)
+    if diagnose:
+        probe.after_update(step)
+    parts.optimizer.zero_grad(set_to_none=True)
+    return grad_norm
+
+
+def _checkpoint(parts: Parts, state: dict, started: float) -> None:
+    state["elapsed"] = time.time() - started
+    save_checkpoint(parts.out, checkpoint_state(parts.model, parts.optimizer, parts.device, state, parts.config,
+                                                parts.data.folder.name),
+                    state["step"], parts.run_config.keep_checkpoints)
+
+
+def _no_sync(module, sync: bool):
+    """DDP's ``no_sync`` on micro-batches that do not synchronise gradients."""
+    if sync or not hasattr(module, "no_sync"):
+        return contextlib.nullcontext()
+    return module.no_sync()
+
+
+def _probe(parts: Parts) -> Probe | None:
+    """The diagnostics recorder on a fixed, deterministically masked validation batch (None when off)."""
+    if not parts.run_config.diagnostics_every:
+        return None
+    ids = torch.from_numpy(np.asarray(parts.data.val[:PROBE_ROWS]).astype(np.int64))
+    inputs, labels = parts.masker(ids, generator(parts.config.seed, 2_000_003))
+    encoder, head = mlm_parts(parts.model)
+    device = parts.device
+    return Probe(parts.model, encoder, head, inputs.to(device), (ids != parts.pad_id).to(device), labels.to(device),
+                 parts.out / DIAGNOSTICS, parts.run_config.diagnostics_every)
+
+
+class _Speed:
+    """Tokens per second since the last log line, and model-FLOPs utilisation where the GPU's peak is known."""
+
+    def __init__(self, parts: Parts):
+        size, seq_len = parts.size, parts.config.seq_len
+        self.flops_per_token = 6 * size.non_embedding_parameters() + 12 * size.layers * size.hidden * seq_len
+        self.peak, self.world = peak_flops(parts.device), parts.dist.world
+        self.restart()
+
+    def restart(self) -> None:
+        self.start, self.tokens = time.time(), 0
+
+    def measure(self) -> dict:
+        tokens_per_s = self.tokens / max(time.time() - self.start, 1e-9)
+        record = {"tokens_per_s": round(tokens_per_s, 1)}
+        if self.peak:
+            record["mfu"] = round(tokens_per_s * self.flops_per_token / (self.peak * self.world), 4)
+        return record
+
+
+class Logger:
+    """metrics.jsonl, TensorBoard when installed, and a progress bar (on the main process only)."""
+
+    def __init__(self, out: Path, main: bool, progress: bool, total_steps: int | None):
+        self.main = main
+        self.file = open(out / "metrics.jsonl", "a", encoding="utf-8") if main else None
+        self.tensorboard = SummaryWriter(str(out / "tensorboard")) if main and SummaryWriter is not None else None
+        self.bar = tqdm(total=total_steps, desc="pretrain", unit=" steps", disable=None) if main and progress else None
+
+    def log(self, split: str, record: dict) -> None:
+        if not self.main:
+            return
+        self.file.write(json.dumps({"split": split, **record}) + "\n")
+        self.file.flush()
+        if self.tensorboard is not None:
+            for key, value in record.items():
+                if key not in ("step", "tokens") and isinstance(value, (int, float)):
+                    self.tensorboard.add_scalar(f"{split}/{key}", value, record["step"])
+        if self.bar is not None:
+            if split == "train":
+                self.bar.update(record["step"] - self.bar.n)
+                self.bar.set_postfix(loss=record["loss"], tok_s=int(record["tokens_per_s"]))
+            else:
+                ngram = (f", n-gram {record['ngram_loss']:.3f} / {record['ngram_accuracy']:.1%}"
+                         if "ngram_loss" in record else "")
+                self.bar.write(f"step {record['step']}: honest val loss {record['loss']:.3f} / accuracy "
+                               f"{record['masked_accuracy']:.1%} (unigram {record['unigram_loss']:.3f} / "
+                               f"{record['unigram_accuracy']:.1%}{ngram})")
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,66 @@
+from dataclasses import replace
+
+import pytest
+
+from macedonizer.configs import TrainConfig
+from macedonizer.errors import MacedonizerError
+from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from macedonizer.train import loop
+from macedonizer.train.pretrain import run
+from tests.train.conftest import QUIET, RESUME, SAMPLE, SMALL, losses
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crash_after_step_3(monkeypatch):
+    """Make the next run die right after writing its step-3 checkpoint; return the real ``save_checkpoint``."""
+    real_save = loop.save_checkpoint
+
+    def save_then_crash(out, state, step, keep):
+        path = real_save(out, state, step, keep)
+        if step == 3:
+            raise _Crash()
+        return path
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
+    return real_save
+
+
+def test_resume_reproduces_the_uninterrupted_losses(tok, tmp_path, monkeypatch):
+    straight = run([SAMPLE], tok, tmp_path / "a", SMALL, QUIET)
+    real_save = _crash_after_step_3(monkeypatch)
+    with pytest.raises(_Crash):
+        run([SAMPLE], tok, tmp_path / "b", SMALL, QUIET)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    # A checkpoint write killed half-way leaves only a temporary folder behind.
+    partial = tmp_path / "b" / "checkpoints" / ".tmp-step-00000004-999"
+    partial.mkdir()
+    (partial / "state.pt").write_bytes(b"truncated")
+    resumed = run([SAMPLE], tok, tmp_path / "b", SMALL, RESUME)
+    assert losses(resumed) == losses(straight)
+    assert len(losses(resumed)) == 6
+
+
+def test_resume_refuses_another_config_or_tokenizer(tok, tmp_path):
+    out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    with pytest.raises(MacedonizerError, match="another training config"):
+        run([SAMPLE], tok, out, TrainConfig(**{**SMALL.__dict__, "lr": 1e-4}), RESUME)
+    other = train_tokenizer([SAMPLE], tmp_path / "tok2", TokenizerConfig(vocab_size=1100), progress=False)
+    with pytest.raises(MacedonizerError, match="tokenizer or the data changed"):
+        run([SAMPLE], other, out, SMALL, RESUME)
+    with pytest.raises(MacedonizerError, match="exists and is not empty"):
+        run([SAMPLE], tok, out, SMALL, QUIET)
+
+
+def test_resume_accepts_other_logging_and_checkpoint_intervals(tok, tmp_path, monkeypatch):
+    """How often a run logs, validates and saves is not part of what it trains: --resume takes new ones."""
+    real_save = _crash_after_step_3(monkeypatch)
+    with pytest.raises(_Crash):
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    resumed = run([SAMPLE], tok, tmp_path / "m", SMALL,
+                  replace(RESUME, log_every=2, eval_every=5, eval_batches=1, checkpoint_every=2, keep_checkpoints=1))
+    straight = dict(losses(run([SAMPLE], tok, tmp_path / "straight", SMALL, QUIET)))
+    assert losses(resumed) == [(step, straight[step]) for step in (1, 2, 3, 4, 6)]  # logged every 2 steps after

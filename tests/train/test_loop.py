@@ -1,0 +1,115 @@
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from macedonizer.cli import main
+from macedonizer.errors import Interrupted, MacedonizerError, OutOfMemory
+from macedonizer.train import loop
+from macedonizer.train.loop import lr_factor
+from macedonizer.train.model import SparseMLM
+from macedonizer.train.pretrain import run
+from tests.train.conftest import QUIET, SAMPLE, SMALL
+
+
+def test_schedule():
+    assert lr_factor(0.0, 0.1, "linear") == 0.0
+    assert lr_factor(0.05, 0.1, "linear") == pytest.approx(0.5)
+    assert lr_factor(0.1, 0.1, "cosine") == pytest.approx(1.0)
+    assert lr_factor(0.55, 0.1, "linear") == pytest.approx(0.5)
+    assert lr_factor(1.0, 0.1, "cosine") == pytest.approx(0.0)
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tok, tmp_path, monkeypatch):
+    forward, calls = SparseMLM.forward, {"train": 0}
+
+    def forward_with_nan(self, *args):
+        loss, correct, n = forward(self, *args)
+        if self.training:
+            calls["train"] += 1
+            if calls["train"] >= 5:
+                loss = loss * float("nan")
+        return loss, correct, n
+
+    monkeypatch.setattr(SparseMLM, "forward", forward_with_nan)
+    with pytest.raises(MacedonizerError, match=r"nan at step 5; the last good checkpoint is .*step-00000003"):
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    assert sorted(p.name for p in (tmp_path / "m" / "checkpoints").iterdir()) == ["step-00000003"]
+
+
+_FORWARD = SparseMLM.forward
+
+
+def _raising(error, after: int = 0):
+    """A ``SparseMLM.forward`` whose training steps raise ``error`` once ``after`` steps are done."""
+    calls = {"train": 0}
+
+    def forward_or_raise(self, *args):
+        if self.training:
+            calls["train"] += 1
+            if calls["train"] > after:
+                raise error
+        return _FORWARD(self, *args)
+
+    return forward_or_raise
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+                                   MemoryError()])
+def test_running_out_of_memory_suggests_a_smaller_batch(tok, tmp_path, monkeypatch, error):
+    monkeypatch.setattr(SparseMLM, "forward", _raising(error))
+    with pytest.raises(OutOfMemory, match="Out of memory at a batch of 4 sequences × 32 tokens.*--batch-size"):
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+
+
+def test_out_of_memory_is_known_by_its_type_not_its_words(tok, tmp_path, monkeypatch):
+    bug = RuntimeError("Trying to allocate a tensor with negative dimension -1")
+    monkeypatch.setattr(SparseMLM, "forward", _raising(bug))
+    with pytest.raises(RuntimeError, match="negative dimension") as info:
+        run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    assert not isinstance(info.value, MacedonizerError)  # a bug keeps its traceback
+
+
+def test_ctrl_c_says_which_checkpoint_was_kept(tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(SparseMLM, "forward", _raising(KeyboardInterrupt(), after=4))
+    out = tmp_path / "m"
+    with pytest.raises(Interrupted) as info:
+        run([SAMPLE], tok, out, SMALL, QUIET)
+    assert str(info.value) == (f"Interrupted at step 5: the checkpoint of step 3 is kept in {out / 'checkpoints'}; "
+                               "--resume continues from it.")
+    monkeypatch.setattr(SparseMLM, "forward", _raising(KeyboardInterrupt(), after=1))
+    with pytest.raises(Interrupted, match=r"^Interrupted at step 2, before the first checkpoint \(one every 3 steps\); "
+                                          "nothing was kept to resume from.$"):
+        run([SAMPLE], tok, tmp_path / "early", SMALL, QUIET)
+
+
+def test_ctrl_c_on_the_command_line_names_the_checkpoint(tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(SparseMLM, "forward", _raising(KeyboardInterrupt(), after=2))
+    out = tmp_path / "m"
+    result = CliRunner().invoke(main, ["pretrain", "--data", SAMPLE, "--tokenizer", str(tok), "--size", "L2/H64",
+                                       "--seq-len", "32", "--batch-size", "4", "--max-steps", "6",
+                                       "--checkpoint-every", "2", "--device", "cpu", "-o", str(out), "-q"])
+    assert result.exit_code == 130
+    assert result.output.strip() == (f"Interrupted at step 3: the checkpoint of step 2 is kept in "
+                                      f"{out / 'checkpoints'}; --resume continues from it.")
+
+
+def test_a_time_budget_decays_the_learning_rate_to_zero_by_the_clock(tok, tmp_path, monkeypatch):
+    clock = [1000.0]
+
+    def tick():  # every reading of the clock moves it on: training time passes with the work done
+        clock[0] += 0.05
+        return clock[0]
+
+    monkeypatch.setattr(loop.time, "time", tick)
+    config = replace(SMALL, max_steps=None, time_s=20.0, warmup=0.1)
+    out = run([SAMPLE], tok, tmp_path / "timed", config, replace(QUIET, eval_every=10**6, checkpoint_every=10**6))
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows if r["split"] == "train"]
+    peak = lrs.index(max(lrs))
+    assert 10 < len(lrs) < 2000 and 0 < peak < len(lrs) - 1
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # decays by the clock, never back up
+    assert lrs[-1] < 0.1 * config.lr and max(lrs) > 0.8 * config.lr
+    assert json.loads((out / "eval.json").read_text())["seconds"] >= 20.0
