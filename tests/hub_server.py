@@ -309,14 +309,21 @@ class Handler(BaseHTTPRequestHandler):
         self.state.repos[repo_id] = Repo(private=bool(body.get("private")))
         return Response(200, {"url": url, "name": repo_id})
 
-    def _info(self, repo_id, revision):
+    def _revision(self, repo_id, revision):
+        """(repo, (sha, files)) of a revision, or the Response the Hub gives when either is unknown."""
         repo = self.state.repos.get(repo_id)
         if repo is None:
             return NOT_FOUND
         found = repo.at(revision)
         if found is None:
             return error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-        sha, files = found
+        return repo, found
+
+    def _info(self, repo_id, revision):
+        looked_up = self._revision(repo_id, revision)
+        if isinstance(looked_up, Response):
+            return looked_up
+        repo, (sha, files) = looked_up
         siblings = [{"rfilename": path} for path in sorted(files)]
         return Response(200, {"id": repo_id, "modelId": repo_id, "sha": sha, "private": repo.private,
                               "siblings": siblings, "tags": [], "downloads": 0, "likes": 0})
@@ -438,13 +445,10 @@ class Handler(BaseHTTPRequestHandler):
                               "pullRequestUrl": None})
 
     def _resolve(self, repo_id, revision, filename):
-        repo = self.state.repos.get(repo_id)
-        if repo is None:
-            return NOT_FOUND
-        found = repo.at(revision)
-        if found is None:
-            return error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-        sha, files = found
+        looked_up = self._revision(repo_id, revision)
+        if isinstance(looked_up, Response):
+            return looked_up
+        repo, (sha, files) = looked_up
         if filename not in files:
             return error(404, "Entry not found", "EntryNotFound")
         entry = files[filename]
