@@ -24,9 +24,14 @@ are not sent twice, and a commit is atomic, so no partial commit is ever left.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import time
 from pathlib import Path
+
+from huggingface_hub import HfApi, errors, snapshot_download
+from huggingface_hub.errors import (HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError,
+                                    RevisionNotFoundError)
 
 from .configs import check_repo_id
 from .errors import ConfigError, HubError, InputError, MacedonizerError
@@ -62,21 +67,11 @@ def network_errors() -> tuple[type[Exception], ...]:
     error of the HTTP library it was built on (``requests``, ``httpx`` or ``httpx2``);
     ``XetDownloadError``, a failed download from Xet storage (newer versions only).
     """
-    from huggingface_hub import errors
-
     return OSError, *(getattr(errors, name) for name in ("HTTPError", "XetDownloadError") if hasattr(errors, name))
 
 
 def _explain(exc: BaseException, repo_id: str, token: str | None, tries: int = 1) -> MacedonizerError:
     """One sentence for whatever huggingface_hub raised."""
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        HFValidationError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
     if isinstance(exc, RepositoryNotFoundError):
         return HubError(f"Repository {repo_id} was not found on {_endpoint()} (or your token cannot see it).")
     if isinstance(exc, RevisionNotFoundError):
@@ -102,8 +97,6 @@ def _explain(exc: BaseException, repo_id: str, token: str | None, tries: int = 1
 def _hub_error(exc: BaseException) -> BaseException:
     """The HTTP error huggingface_hub wrapped: an LFS upload raises ``RuntimeError`` from it, and
     ``snapshot_download``/``hf_hub_download`` raise ``LocalEntryNotFoundError`` from it when the file is not cached."""
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
     cause = exc.__cause__
     if isinstance(exc, LocalEntryNotFoundError) and isinstance(cause, HfHubHTTPError):
         return cause
@@ -122,8 +115,6 @@ def _wait(exc: BaseException, attempt: int) -> float:
 
 def _with_retries(call, token: str | None, repo_id: str):
     """``call()``, run again on a retryable HTTP status; whatever the Hub refuses becomes one sentence."""
-    from huggingface_hub.errors import HFValidationError
-
     for attempt in range(RETRIES):
         try:
             return call()
@@ -141,8 +132,6 @@ def _with_retries(call, token: str | None, repo_id: str):
 
 def files_to_push(model_dir: Path) -> list[tuple[str, int]]:
     """(path in repo, size) of every file ``push`` uploads."""
-    import fnmatch
-
     files = []
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(model_dir).as_posix()
@@ -155,8 +144,6 @@ def files_to_push(model_dir: Path) -> list[tuple[str, int]]:
 def push(model_dir: str | os.PathLike, repo_id: str, private: bool = False, revision: str | None = None,
          commit_message: str | None = None, dry_run: bool = False, token: str | None = None) -> dict:
     """Upload a complete model folder; return what happened (url, commit, files)."""
-    from huggingface_hub import HfApi
-
     model_dir = Path(model_dir)
     check_repo_id(repo_id)
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
@@ -187,8 +174,6 @@ def push(model_dir: str | os.PathLike, repo_id: str, private: bool = False, revi
 def pull(repo_id: str, out: str | os.PathLike | None = None, revision: str | None = None,
          cache_dir: str | os.PathLike | None = None, token: str | None = None) -> Path:
     """Download a published model (or find it in the cache when offline); return its folder."""
-    from huggingface_hub import snapshot_download
-
     check_repo_id(repo_id)
     token = _token(token)
     path = _with_retries(lambda: snapshot_download(
