@@ -26,7 +26,8 @@ import torch
 
 from macedonizer.configs import RunConfig, TrainConfig
 from macedonizer.train.pretrain import run
-from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.verdict import judge
 
 SAMPLE = "corpus:sample"

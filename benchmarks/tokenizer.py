@@ -22,7 +22,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, trainers
 from tokenizers.models import WordPiece
 
-from macedonizer.tokenizer import SPECIAL_TOKENS, TokenizerConfig, run
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import SPECIAL_TOKENS, run
 
 WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "wiki.txt"
 VOCAB = 32000

@@ -30,7 +30,8 @@ from macedonizer import tokenizer as tok
 WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "wiki.txt"
 TRAIN = """
 import sys
-from macedonizer.tokenizer import TokenizerConfig, run
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run
 run([sys.argv[1]], sys.argv[2], TokenizerConfig(vocab_size=int(sys.argv[3])), progress=False)
 """
 RUNS = [("0", "1"), ("1", "2"), ("2", "1"), ("random", "2")]  # (PYTHONHASHSEED, RAYON_NUM_THREADS)

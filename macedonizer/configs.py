@@ -208,6 +208,28 @@ def settle_budget(config, keys: tuple[str, ...] = BUDGET_KEYS, default: tuple[st
         check_range(key, getattr(config, key), 1)
 
 
+# ---------------------------------------------------------------- tokenizer
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """What is learned (the ``[tokenizer]`` table)."""
+
+    vocab_size: int = 0
+    """Size of the vocabulary, special tokens included; 0 chooses it from the corpus size (``tokenizer.auto_vocab_size``)."""
+    uncased: bool = False
+    """Lowercase everything (accents, and so ѓ ќ ѐ ѝ, are kept either way)."""
+    min_frequency: int = 2
+    """A merge must be seen this often to enter the vocabulary."""
+    eval_texts: tuple[str, ...] = field(default_factory=tuple)
+    """Extra text files (one sentence or paragraph a line) to report coverage on."""
+
+    def __post_init__(self):
+        check_range("vocab_size", self.vocab_size, 0)
+        check_range("min_frequency", self.min_frequency, 1)
+
+
+
 # ---------------------------------------------------------------- training
 
 

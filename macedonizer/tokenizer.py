@@ -24,11 +24,17 @@ import re
 import shutil
 import time
 import unicodedata
+from importlib.metadata import version
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
+from tokenizers.models import WordPiece
+
+from .configs import TokenizerConfig
+from .corpus.readers import iter_texts, resolve_inputs
 from .errors import MacedonizerError
 from .files import replace_folder, temporary_sibling
 
@@ -61,20 +67,6 @@ MODEL_MAX_LENGTH = 512
 MAX_INPUT_CHARS_PER_WORD = 100
 
 
-@dataclass(frozen=True)
-class TokenizerConfig:
-    """What is learned (the ``[tokenizer]`` table)."""
-
-    vocab_size: int = 0
-    """Size of the vocabulary, special tokens included; 0 chooses it from the corpus size (``auto_vocab_size``)."""
-    uncased: bool = False
-    """Lowercase everything (accents, and so ѓ ќ ѐ ѝ, are kept either way)."""
-    min_frequency: int = 2
-    """A merge must be seen this often to enter the vocabulary."""
-    eval_texts: tuple[str, ...] = field(default_factory=tuple)
-    """Extra text files (one sentence or paragraph a line) to report coverage on."""
-
-
 def required_pieces(uncased: bool) -> list[str]:
     """Tokens that must exist so that no Macedonian word becomes [UNK]."""
     letters = LOWER if uncased else MACEDONIAN_LETTERS
@@ -95,9 +87,6 @@ def _round_trip_form(text: str) -> str:
 
 
 def _build_tokenizer(vocab: dict[str, int] | None, uncased: bool):
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordPiece
-
     model = WordPiece(vocab or {}, unk_token="[UNK]", max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD)
     tokenizer = Tokenizer(model)
     tokenizer.normalizer = normalizers.BertNormalizer(
@@ -144,8 +133,6 @@ class _Texts:
     """Streams corpus texts for training, setting aside a held-out slice."""
 
     def __init__(self, inputs: list[str]):
-        from .corpus.readers import resolve_inputs
-
         self.sources, _ = resolve_inputs(inputs)
         self.read_stats: Counter = Counter()
         self.heldout: list[str] = []
@@ -153,8 +140,6 @@ class _Texts:
         self.characters = 0
 
     def __iter__(self) -> Iterator[str]:
-        from .corpus.readers import iter_texts
-
         # Each pass starts the counts afresh: training reads the corpus twice.
         self.read_stats = Counter()
         self.heldout = []
@@ -191,8 +176,6 @@ def _starting_vocabulary(texts: _Texts, uncased: bool, alphabet: list[str], prog
     trainer, about a third of the stage's time for 32k on wiki.txt
     (``benchmarks/tokenizer_reproducibility.py`` measures it).
     """
-    from tokenizers import trainers
-
     tokenizer = _build_tokenizer(None, uncased)
     trainer = trainers.WordPieceTrainer(vocab_size=0, initial_alphabet=alphabet, continuing_subword_prefix="##",
                                         show_progress=progress)
@@ -295,8 +278,6 @@ def auto_vocab_size(inputs: list[str]) -> int:
 def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig | None = None,
         progress: bool = True) -> Path:
     """Train the tokenizer on ``inputs`` and write a ``BertTokenizerFast`` folder to ``out_dir``."""
-    from tokenizers import trainers
-
     config = config or TokenizerConfig()
     out = Path(out_dir)
     if config.vocab_size == 0:
@@ -363,8 +344,6 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig |
 
 
 def _versions() -> dict:
-    from importlib.metadata import version
-
     return {name: version(name) for name in ("macedonizer", "tokenizers")}
 
 

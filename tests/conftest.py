@@ -37,10 +37,9 @@ def tiny_model(tmp_path_factory) -> Path:
     """A throwaway BERT (2 layers, hidden 64, 3 steps) trained on the sample, with its model card,
     as `macedonizer build` leaves each model: built once per test session, in seconds."""
     from macedonizer.cards import render
-    from macedonizer.configs import RunConfig, TrainConfig
-    from macedonizer.train.pretrain import run as pretrain
-    from macedonizer.tokenizer import TokenizerConfig
+    from macedonizer.configs import RunConfig, TokenizerConfig, TrainConfig
     from macedonizer.tokenizer import run as train_tokenizer
+    from macedonizer.train.pretrain import run as pretrain
 
     root = tmp_path_factory.mktemp("tiny-model")
     sample = [str(SAMPLE_DIR / "mk-sample.txt")]

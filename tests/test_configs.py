@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from macedonizer.build import config as buildconfig
 from macedonizer.cli import main
 from macedonizer.configs import (BUDGET_KEYS, DEFAULT_MAX_STEPS, RECIPES, SPDX_LICENCES, ConfigError, MaskingConfig,
-                                 RunConfig, TrainConfig, check_licence, check_repo_id, keep_one_budget, resolve_size)
+                                 RunConfig, TokenizerConfig, TrainConfig, check_licence, check_repo_id, keep_one_budget, resolve_size)
 
 BAD_TRAINING = [  # (field, value, what the one sentence says)
     ("schedule", "cosin", r"schedule: one of linear, cosine, not 'cosin'"),
@@ -68,6 +68,8 @@ def test_masking_and_run_settings_check_themselves():
         RunConfig(precision="fp8")
     with pytest.raises(ConfigError, match="log_every: must be at least 1"):
         RunConfig(log_every=0)
+    with pytest.raises(ConfigError, match="min_frequency: must be at least 1"):
+        TokenizerConfig(min_frequency=0)
 
 
 def test_one_licence_list_and_one_repo_id_check(tmp_path):

@@ -96,7 +96,8 @@ def test_letters_round_trip_through_plain_transformers(tmp_path, uncased):
 
 TRAIN_IN_A_FRESH_PROCESS = """
 import sys
-from macedonizer.tokenizer import TokenizerConfig, run
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run
 run([sys.argv[1]], sys.argv[2], TokenizerConfig(vocab_size=1500), progress=False)
 """
 

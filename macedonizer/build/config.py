@@ -32,7 +32,7 @@ from ..errors import ConfigError, MacedonizerError
 from ..fields import merge, to_dataclass, unknown_keys
 from ..prune import parse_method
 from ..specs import parse
-from ..tokenizer import TokenizerConfig
+from ..configs import TokenizerConfig
 
 DEMO = "demo"
 RUN_KEYS = ("log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints", "diagnostics_every")

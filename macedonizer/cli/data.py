@@ -131,7 +131,8 @@ def tokenizer(inputs, out, vocab_size, uncased, min_frequency, eval_texts, quiet
     becomes a BertTokenizerFast folder (tokenizer.json, vocab.txt,
     tokenizer_config.json, special_tokens_map.json) plus stats.json.
     """
-    from ..tokenizer import TokenizerConfig, run
+    from ..configs import TokenizerConfig
+    from ..tokenizer import run
 
     config = TokenizerConfig(vocab_size=vocab_size, uncased=uncased, min_frequency=min_frequency,
                              eval_texts=tuple(eval_texts))
