@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from macedonizer.build import config as buildconfig
 from macedonizer.cli import main
 from macedonizer.configs import (BUDGET_KEYS, DEFAULT_MAX_STEPS, RECIPES, SPDX_LICENCES, ConfigError, MaskingConfig,
-                                 RunConfig, TokenizerConfig, TrainConfig, check_licence, check_repo_id, keep_one_budget, resolve_size)
+                                 RunConfig, TokenizerConfig, TrainConfig, check_licence, check_repo_id,
+                                 keep_one_budget, resolve_size)
 
 BAD_TRAINING = [  # (field, value, what the one sentence says)
     ("schedule", "cosin", r"schedule: one of linear, cosine, not 'cosin'"),
