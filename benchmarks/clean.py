@@ -1,15 +1,15 @@
 """Throughput of `macedonizer clean` with all filters on, 1 and 2 workers.
 
-Builds a corpus of at least --size-mb MB (default 100) from
-../shared/corpora/mk/wiki.txt: articles-like documents of 2-5 consecutive
+Builds a corpus of at least --size-mb MB (default 100) from DATA/wiki.txt
+(``--data DATA``; default $MACEDONIZER_CORPORA/mk): articles-like documents of 2-5 consecutive
 paragraphs, grouped differently in every pass over the file so that the
 copies are not exact duplicates. Then it cleans it with every filter group,
 first with one worker and then with two, and prints MB/s per run, MB/s per
 worker, the scaling ratio (2 workers against 1) and the ratio against the
 I/O floor (reading the input and writing it gzip'd, which any cleaner pays).
 
-    python benchmarks/clean.py                 # 100 MB, 1 and 2 workers
-    python benchmarks/clean.py --size-mb 20    # a quicker look
+    python benchmarks/clean.py --data $DATA                 # 100 MB, 1 and 2 workers
+    python benchmarks/clean.py --data $DATA --size-mb 20    # a quicker look
 """
 
 from __future__ import annotations
@@ -24,11 +24,21 @@ from pathlib import Path
 
 from macedonizer.corpus.pipeline import CleanConfig, RunOptions, run
 
-WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "wiki.txt"
+DEFAULT_DATA = Path(os.environ.get("MACEDONIZER_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")) / "mk"
 
 
-def build_corpus(path: Path, size_mb: float) -> int:
-    paragraphs = [line.rstrip("\n") for line in open(WIKI, encoding="utf-8") if line.strip()]
+def wiki_path(data: Path | None) -> Path:
+    """``DATA/wiki.txt``: ``--data``, else $MACEDONIZER_CORPORA/mk (or the shared corpora beside the checkout)."""
+    folder = data or DEFAULT_DATA
+    path = folder / "wiki.txt"
+    if not path.is_file():
+        hint = "" if data else " (pass --data DIR, a folder holding wiki.txt)"
+        raise SystemExit(f"Error: benchmark text not found: {path}{hint}")
+    return path
+
+
+def build_corpus(wiki: Path, path: Path, size_mb: float) -> int:
+    paragraphs = [line.rstrip("\n") for line in open(wiki, encoding="utf-8") if line.strip()]
     target = int(size_mb * 1e6)
     written = 0
     copy = 0
@@ -59,16 +69,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=100.0)
     parser.add_argument("--workers", default="1,2", help="comma list of worker counts")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"A folder holding wiki.txt (default: {DEFAULT_DATA}, where it exists).")
     args = parser.parse_args()
-    if not WIKI.exists():
-        raise SystemExit(f"Benchmark text not found: {WIKI}")
+    wiki = wiki_path(args.data)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         corpus = tmp / "corpus.jsonl"
-        size = build_corpus(corpus, args.size_mb)
+        size = build_corpus(wiki, corpus, args.size_mb)
         mb = size / 1e6
-        print(f"corpus: {mb:.1f} MB built from {WIKI.name}; {os.cpu_count()} CPU cores")
+        print(f"corpus: {mb:.1f} MB built from {wiki}; {os.cpu_count()} CPU cores, "
+              f"load average {os.getloadavg()[0]:.1f}")
         floor = io_floor(corpus, tmp / "floor.jsonl.gz")
         print(f"I/O floor (read + gzip write): {mb / floor:.1f} MB/s")
         results = {}
@@ -88,6 +100,7 @@ def main() -> None:
                 if workers > 1:
                     print(f"scaling {workers} workers / 1 worker: {rate / results[1]:.2f}x (ideal {workers}x)")
             print(f"1 worker / I/O floor: {results[1] / (mb / floor):.2f}")
+        print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

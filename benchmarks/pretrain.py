@@ -5,7 +5,8 @@ with macedonizer's defaults), the same size and the same minutes on this
 machine, one after another:
 
 * ``ours``: ``macedonizer pretrain --size SIZE --time N`` with the size's
-  default recipe;
+  default recipe (with ``--compile``: ``RunConfig(compile=True)``, the row
+  is then ``ours+compile`` and says whether torch.compile fell back to eager);
 * ``trainer``: ``Trainer`` + ``DataCollatorForLanguageModeling`` +
   ``BertForMaskedLM`` with the documented defaults (learning rate 5e-5,
   batch 8, fp32, linear decay), stopped by the clock;
@@ -13,21 +14,37 @@ machine, one after another:
 
 Each model is then scored on held-out text (ntrex by default) with every
 scored token masked, beside the unigram and n-gram baselines. Prints one
-row per contestant and the ratios the issue asks for: our tokens/s over the
-bf16 Trainer's, and the loss gap.
+row per contestant (steps, tokens/s, model-FLOPs utilisation, honest loss
+and accuracy, the baselines, the verdict), the ratios the issue asks for
+(our tokens/s over the bf16 Trainer's, and the loss gap), our in-domain
+validation (eval.json) and our honest validation loss along the run
+(metrics.jsonl). The printed text goes to OUT/results.txt, every figure to
+OUT/results.json, and the trained models stay in OUT/models/.
 
-    python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes tiny --minutes 10
-    python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes mini --minutes 20 --heldout ntrex.txt
+MFU is tokens/s × FLOPs per token (6 × non-embedding parameters + 12 ×
+layers × hidden × sequence length, the training loop's formula) over the
+device's dense bf16 peak; the peaks known are those of the GPUs in
+``macedonizer.train.device.PEAK_FLOPS``, so on a CPU it prints n/a.
+
+Without ``--corpus`` it runs on the bundled sample corpus (every tenth line
+held out for scoring, the rest trained on, a 2,000-entry tokenizer trained
+on it, sequences of 64 tokens): a smoke run, not a benchmark.
+
+    python benchmarks/pretrain.py --minutes 0.2 --contestants ours,trainer-bf16        # smoke run on the sample
+    python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes tiny --minutes 10 --heldout ntrex.txt
+    python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes mini --minutes 20 --compile
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
-import tempfile
+import sys
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -42,16 +59,23 @@ from transformers import (
     TrainingArguments,
 )
 
+import macedonizer.train.pretrain as pretrain_module
 from macedonizer.baselines import NGRAM_FILE
-from macedonizer.configs import ModelSize, RunConfig, TrainConfig
+from macedonizer.configs import ModelSize, RunConfig, TokenizerConfig, TrainConfig, resolve_size
+from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train.data import build_cache
+from macedonizer.train.device import peak_flops, setup
 from macedonizer.train.evaluate import TextScorer
-from macedonizer.train.model import bert_config
+from macedonizer.train.model import CompileOrEager, bert_config
 from macedonizer.train.output import TOKENIZER_FILES
 from macedonizer.train.pretrain import run
 from macedonizer.verdict import judge
 
-NTREX = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "ntrex.txt"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "corpora" / "sample" / "mk-sample.txt"
+CORPORA = Path(os.environ.get("MACEDONIZER_CORPORA", REPO.parent / "shared" / "corpora"))
+NTREX = CORPORA / "mk" / "ntrex.txt"
+SAMPLE_VOCAB, SAMPLE_SEQ_LEN = 2000, 64
 
 
 class StopAt(TrainerCallback):
@@ -68,6 +92,17 @@ class StopAt(TrainerCallback):
             control.should_training_stop = True
 
 
+def flops_per_token(size: str, seq_len: int) -> float:
+    """Training FLOPs per token, the formula of the training loop's MFU (``macedonizer/train/loop.py``)."""
+    shape = resolve_size(size)
+    return 6 * shape.non_embedding_parameters() + 12 * shape.layers * shape.hidden * seq_len
+
+
+def mfu(tokens_per_s: float, size: str, seq_len: int, device: torch.device) -> float | None:
+    peak = peak_flops(device)
+    return tokens_per_s * flops_per_token(size, seq_len) / peak if peak else None
+
+
 def trainer_run(size: str, data, tokenizer_dir: Path, out: Path, seconds: float, bf16: bool) -> dict:
     """transformers' documented MLM recipe on the same packed sequences, for ``seconds``."""
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -82,69 +117,191 @@ def trainer_run(size: str, data, tokenizer_dir: Path, out: Path, seconds: float,
                              disable_tqdm=True, dataloader_num_workers=0)
     trainer = Trainer(model=model, args=args, train_dataset=train, callbacks=[stop],
                       data_collator=DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm_probability=0.15))
-    trainer.train()
+    with redirect_stdout(io.StringIO()):  # the Trainer prints its final metrics dict
+        trainer.train()
     elapsed = time.perf_counter() - stop.started
     tokens = trainer.state.global_step * args.per_device_train_batch_size * data.seq_len
+    shutil.rmtree(out / "trainer", ignore_errors=True)
     model.save_pretrained(out)
     for name in TOKENIZER_FILES:
         shutil.copy2(tokenizer_dir / name, out / name)
     np.save(out / "token_counts.npy", data.token_counts)
     shutil.copy2(data.folder / NGRAM_FILE, out / NGRAM_FILE)
-    return {"steps": trainer.state.global_step, "tokens": tokens, "seconds": elapsed}
+    return {"steps": trainer.state.global_step, "tokens": tokens, "seconds": elapsed, "precision":
+            "bf16" if bf16 else "fp32", "device": str(args.device)}
+
+
+def ours_run(size: str, corpus: list[str], tokenizer: Path, out: Path, seconds: float, seq_len: int | None,
+             compile_: bool) -> dict:
+    """``macedonizer pretrain`` with the size's recipe; with ``compile_``, whether torch.compile fell back."""
+    seen = []
+    original = pretrain_module.trained_module
+
+    def spy(*args, **kwargs):  # keeps the module a run trains, to read its compile outcome afterwards
+        seen.append(original(*args, **kwargs))
+        return seen[-1]
+
+    pretrain_module.trained_module = spy
+    try:
+        run(corpus, tokenizer, out, TrainConfig.for_size(size, time_s=seconds, seq_len=seq_len),
+            RunConfig(progress=False, compile=compile_))
+    finally:
+        pretrain_module.trained_module = original
+    evaluation = json.loads((out / "eval.json").read_text())
+    result = {k: evaluation[k] for k in ("steps", "tokens", "seconds", "precision", "device")}
+    result["validation"] = evaluation["validation"]
+    metrics = [json.loads(line) for line in open(out / "metrics.jsonl", encoding="utf-8")]
+    result["curve"] = [{k: r[k] for k in ("step", "loss", "masked_accuracy") if k in r}
+                       for r in metrics if r["split"] == "val"]
+    logged = [r["mfu"] for r in metrics if r["split"] == "train" and "mfu" in r]
+    result["logged_mfu_mean"] = sum(logged) / len(logged) if logged else None
+    if compile_:
+        module = seen[-1] if seen else None
+        module = getattr(module, "module", module)  # under DDP
+        if isinstance(module, CompileOrEager):
+            result["compile"] = f"fell back to eager: {module.failed}" if module.failed else "compiled"
+        else:
+            result["compile"] = "unknown (the run did not build a CompileOrEager)"
+    return result
+
+
+def sample_inputs(folder: Path) -> tuple[Path, Path]:
+    """The bundled sample split in two: every tenth line held out, the rest to train on."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    train, heldout = folder / "train.txt", folder / "heldout.txt"
+    train.write_text("\n".join(line for i, line in enumerate(lines) if i % 10) + "\n", encoding="utf-8")
+    heldout.write_text("\n".join(line for i, line in enumerate(lines) if i % 10 == 0) + "\n", encoding="utf-8")
+    return train, heldout
+
+
+class Tee:
+    """Print and keep what was printed (for OUT/results.txt)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True, help="A cleaned corpus (`macedonizer clean` output).")
-    parser.add_argument("--tokenizer", required=True, type=Path, help="Its tokenizer (`macedonizer tokenizer`).")
+    parser.add_argument("--corpus", default=None,
+                        help="A cleaned corpus (`macedonizer clean` output); default: the bundled sample (a smoke run).")
+    parser.add_argument("--tokenizer", type=Path, default=None,
+                        help="Its tokenizer (`macedonizer tokenizer`); default: one trained on --corpus into OUT.")
     parser.add_argument("--sizes", default="tiny")
-    parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--heldout", default=str(NTREX), help="Held-out text to score on.")
+    parser.add_argument("--minutes", type=float, default=10, help="Training minutes per contestant (e.g. 0.2).")
+    parser.add_argument("--heldout", default=None,
+                        help="Held-out text to score on; default: $MACEDONIZER_CORPORA/mk/ntrex.txt where it "
+                             "exists, the held-out tenth of the sample with the sample.")
     parser.add_argument("--contestants", default="ours,trainer,trainer-bf16")
-    parser.add_argument("--keep", type=Path, default=None, help="Keep the trained models in this folder.")
+    parser.add_argument("--compile", action="store_true", help="Our run with torch.compile (RunConfig(compile=True)).")
+    parser.add_argument("--seq-len", type=int, default=None,
+                        help=f"Sequence length (default: the size's recipe; {SAMPLE_SEQ_LEN} on the sample).")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="Where results.txt, results.json and the models go (default: ./pretrain-bench-TIME).")
     args = parser.parse_args()
+
+    out = args.out or Path.cwd() / f"pretrain-bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (out / "models").exists() and any((out / "models").iterdir()):
+        raise SystemExit(f"Error: {out / 'models'} is not empty; pass another --out.")
+    if args.corpus is not None and args.heldout is None and not NTREX.is_file():
+        raise SystemExit(f"Error: no held-out text: {NTREX} does not exist; pass --heldout FILE.")
+    out.mkdir(parents=True, exist_ok=True)
+    seq_len = args.seq_len
+    if args.corpus is None:
+        train, sample_heldout = sample_inputs(out / "sample")
+        corpus, heldout = str(train), args.heldout or str(sample_heldout)
+        seq_len = seq_len or SAMPLE_SEQ_LEN
+    else:
+        corpus = args.corpus
+        heldout = args.heldout or str(NTREX)
+    if not Path(heldout).is_file():
+        raise SystemExit(f"Error: held-out text not found: {heldout}")
+    tokenizer = args.tokenizer
+    if tokenizer is None:
+        tokenizer = out / "tokenizer"
+        shutil.rmtree(tokenizer, ignore_errors=True)
+        train_tokenizer([corpus], tokenizer, TokenizerConfig(vocab_size=SAMPLE_VOCAB if args.corpus is None else 0),
+                        progress=False)
     seconds = args.minutes * 60
-    contestants = args.contestants.split(",")
-    print(f"{args.corpus}, tokenizer {args.tokenizer}, {args.minutes:g} minutes each, {torch.get_num_threads()} "
-          f"threads, scored on {Path(args.heldout).name} with every scored token masked")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = args.keep or Path(tmp)
-        for size in args.sizes.split(","):
-            rows = {}
-            for name in contestants:
-                out = root / f"{size}-{name}"
-                shutil.rmtree(out, ignore_errors=True)
-                if name == "ours":
-                    run([args.corpus], args.tokenizer, out, TrainConfig.for_size(size, time_s=seconds),
-                        RunConfig(progress=False))
-                    evaluation = json.loads((out / "eval.json").read_text())
-                    speed = {k: evaluation[k] for k in ("steps", "tokens", "seconds")}
-                else:
-                    seq_len = TrainConfig.for_size(size).seq_len
-                    data = build_cache([args.corpus], args.tokenizer, seq_len, progress=False)
-                    speed = trainer_run(size, data, args.tokenizer, out, seconds, bf16=name == "trainer-bf16")
-                scores = TextScorer(out, [args.heldout])(AutoModelForMaskedLM.from_pretrained(out))
-                rows[name] = {**speed, **next(iter(scores.values()))}
-            _print(size, rows)
+    contestants = ["ours+compile" if name == "ours" and args.compile else name
+                   for name in args.contestants.split(",")]
+    device, _ = setup("auto")
+    show = Tee()
+    show(f"{args.corpus or 'the bundled sample (smoke run)'}, tokenizer {tokenizer}, {args.minutes:g} minutes each, "
+         f"{device}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}; scored on "
+         f"{Path(heldout).name} with every scored token masked")
+    show(f"results in {out}")
+    results = {"corpus": args.corpus or "corpus:sample", "tokenizer": str(tokenizer), "heldout": str(heldout),
+               "minutes": args.minutes, "device": str(device), "threads": torch.get_num_threads(),
+               "peak_flops": peak_flops(device), "torch": torch.__version__, "sizes": {}}
+    for size in args.sizes.split(","):
+        size_seq_len = seq_len or TrainConfig.for_size(size).seq_len
+        rows = {}
+        for name in contestants:
+            model_dir = out / "models" / f"{size}-{name}"
+            if name.startswith("ours"):
+                row = ours_run(size, [corpus], tokenizer, model_dir, seconds, seq_len, compile_=args.compile)
+            else:
+                data = build_cache([corpus], tokenizer, size_seq_len, progress=False)
+                row = trainer_run(size, data, tokenizer, model_dir, seconds, bf16=name == "trainer-bf16")
+            scores = TextScorer(model_dir, [heldout])(AutoModelForMaskedLM.from_pretrained(model_dir))
+            row.update(next(iter(scores.values())))
+            row["tokens_per_s"] = row["tokens"] / row["seconds"]
+            row["mfu"] = mfu(row["tokens_per_s"], size, size_seq_len, torch.device(row["device"]))
+            row["verdict"] = judge(row).level
+            rows[name] = row
+        results["sizes"][size] = {"seq_len": size_seq_len, "rows": rows, **_report(size, rows, show, device)}
+    (out / "results.txt").write_text("\n".join(show.lines) + "\n", encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"\nwrote {out / 'results.txt'} and {out / 'results.json'}")
 
 
-def _print(size: str, rows: dict) -> None:
-    print(f"\n{size}: {'contestant':<13} {'steps':>7} {'tokens/s':>9} {'loss':>7} {'acc':>6} {'unigram':>8} "
-          f"{'n-gram':>7} verdict")
+def _report(size: str, rows: dict, show: Tee, device: torch.device) -> dict:
+    show(f"\n{size}: {'contestant':<13} {'steps':>7} {'tokens/s':>9} {'MFU':>6} {'loss':>7} {'acc':>6} "
+         f"{'unigram':>8} {'n-gram':>7} verdict")
     for name, r in rows.items():
-        print(f"{'':<{len(size) + 2}}{name:<13} {r['steps']:>7,} {r['tokens'] / r['seconds']:>9,.0f} {r['loss']:>7.3f} "
-              f"{r['masked_accuracy']:>6.1%} {r['unigram_loss']:>8.3f} {r['ngram_loss']:>7.3f} {judge(r).level}")
-    if "ours" in rows and "trainer-bf16" in rows:
-        ours, ref = rows["ours"], rows["trainer-bf16"]
-        print(f"{size}: tokens/s ours ÷ Trainer bf16 = {(ours['tokens'] / ours['seconds']) / (ref['tokens'] / ref['seconds']):.2f}×; "
-              f"honest loss ours − Trainer bf16 = {ours['loss'] - ref['loss']:+.3f} nats")
-    if "ours" in rows and "trainer" in rows:
-        ours, ref = rows["ours"], rows["trainer"]
-        print(f"{size}: tokens/s ours ÷ Trainer fp32 defaults = "
-              f"{(ours['tokens'] / ours['seconds']) / (ref['tokens'] / ref['seconds']):.2f}×; "
-              f"honest loss ours − Trainer = {ours['loss'] - ref['loss']:+.3f} nats")
+        mfu_text = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a"
+        show(f"{'':<{len(size) + 2}}{name:<13} {r['steps']:>7,} {r['tokens_per_s']:>9,.0f} {mfu_text:>6} "
+             f"{r['loss']:>7.3f} {r['masked_accuracy']:>6.1%} {r['unigram_loss']:>8.3f} "
+             f"{r['ngram_loss'] if r.get('ngram_loss') is not None else float('nan'):>7.3f} {r['verdict']}")
+    first = next(iter(rows.values()))
+    ngram = (f", n-gram {first['ngram_loss']:.3f} / {first['ngram_accuracy']:.1%}"
+             if first.get("ngram_loss") is not None else "")
+    show(f"{size}: baselines on the held-out text (loss / accuracy): unigram {first['unigram_loss']:.3f} / "
+         f"{first['unigram_accuracy']:.1%}{ngram}; {first['masked_tokens']:,} scored tokens")
+    if any(r["mfu"] is None for r in rows.values()):
+        show(f"{size}: MFU n/a: no dense bf16 peak FLOP/s is known for {device} (PEAK_FLOPS lists GPUs only)")
+    ratios = {}
+    ours_name = next((name for name in rows if name.startswith("ours")), None)
+    for ref_name, label in (("trainer-bf16", "Trainer bf16"), ("trainer", "Trainer fp32 defaults")):
+        if ours_name and ref_name in rows:
+            ours, ref = rows[ours_name], rows[ref_name]
+            speed, gap = ours["tokens_per_s"] / ref["tokens_per_s"], ours["loss"] - ref["loss"]
+            ratios[f"{ours_name}/{ref_name}"] = {"tokens_per_s_ratio": speed, "loss_gap": gap}
+            show(f"{size}: tokens/s {ours_name} ÷ {label} = {speed:.2f}×; honest loss {ours_name} − {label} = "
+                 f"{gap:+.3f} nats")
+    if ours_name:
+        ours = rows[ours_name]
+        if "compile" in ours:
+            show(f"{size}: torch.compile: {ours['compile']} (compiling counts against the time budget)")
+        v = ours["validation"]
+        ngram = f", n-gram {v['ngram_loss']:.3f} / {v['ngram_accuracy']:.1%}" if v.get("ngram_loss") is not None else ""
+        show(f"{size}: {ours_name} on its own validation documents (eval.json): {v['loss']:.3f} / "
+             f"{v['masked_accuracy']:.1%} (unigram {v['unigram_loss']:.3f} / {v['unigram_accuracy']:.1%}{ngram}); "
+             f"{ours['precision']}")
+        if ours["curve"]:
+            show(f"{size}: {ours_name} honest validation loss / accuracy by step: " + ", ".join(
+                f"{c['step']:,} {c['loss']:.3f} / {c['masked_accuracy']:.1%}" for c in ours["curve"]))
+        else:
+            show(f"{size}: {ours_name} validated only at the end (fewer steps than RunConfig.eval_every)")
+    return {"ratios": ratios}
 
 
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    main()
+    sys.exit(main())

@@ -1,6 +1,7 @@
 """Tokenizer training time against the bare `tokenizers` trainer, and encoding throughput.
 
-1. Trains a 32k cased vocabulary on ../shared/corpora/mk/wiki.txt through
+1. Trains a 32k cased vocabulary (``--vocab-size``) on DATA/wiki.txt
+   (``--data DATA``; default $MACEDONIZER_CORPORA/mk) through
    macedonizer (streaming reader, held-out split, required letters, sanity
    round trip, coverage stats, writing the folder) and with the bare
    `tokenizers` WordPieceTrainer on the same file (same normalizer and
@@ -9,11 +10,12 @@
    through `tokenizers` and through `transformers.AutoTokenizer`, and prints
    tokens/s (target: at least 1 M tokens/s on 2 cores).
 
-    python benchmarks/tokenizer.py
+    python benchmarks/tokenizer.py --data $DATA
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import time
@@ -25,36 +27,51 @@ from tokenizers.models import WordPiece
 from macedonizer.configs import TokenizerConfig
 from macedonizer.tokenizer import SPECIAL_TOKENS, run
 
-WIKI = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "mk" / "wiki.txt"
+DEFAULT_DATA = Path(os.environ.get("MACEDONIZER_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")) / "mk"
+
+
+def wiki_path(data: Path | None) -> Path:
+    """``DATA/wiki.txt``: ``--data``, else $MACEDONIZER_CORPORA/mk (or the shared corpora beside the checkout)."""
+    folder = data or DEFAULT_DATA
+    path = folder / "wiki.txt"
+    if not path.is_file():
+        hint = "" if data else " (pass --data DIR, a folder holding wiki.txt)"
+        raise SystemExit(f"Error: benchmark text not found: {path}{hint}")
+    return path
 VOCAB = 32000
 
 
-def bare_training() -> float:
+def bare_training(wiki: Path, vocab: int) -> float:
     tokenizer = Tokenizer(WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(strip_accents=False, lowercase=False)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=VOCAB, min_frequency=2, special_tokens=SPECIAL_TOKENS,
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab, min_frequency=2, special_tokens=SPECIAL_TOKENS,
                                         show_progress=False)
     start = time.perf_counter()
-    tokenizer.train([str(WIKI)], trainer)
+    tokenizer.train([str(wiki)], trainer)
     return time.perf_counter() - start
 
 
 def main() -> None:
-    if not WIKI.exists():
-        raise SystemExit(f"Benchmark text not found: {WIKI}")
-    print(f"{WIKI.name}: {WIKI.stat().st_size / 1e6:.1f} MB; {os.cpu_count()} CPU cores")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"A folder holding wiki.txt (default: {DEFAULT_DATA}, where it exists).")
+    parser.add_argument("--vocab-size", type=int, default=VOCAB, help="Vocabulary to train (default 32000).")
+    args = parser.parse_args()
+    wiki, vocab = wiki_path(args.data), args.vocab_size
+    print(f"{wiki}: {wiki.stat().st_size / 1e6:.1f} MB; {os.cpu_count()} CPU cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
-        bare = min(bare_training() for _ in range(2))
+        bare = min(bare_training(wiki, vocab) for _ in range(2))
         ours = []
         for _ in range(2):
             start = time.perf_counter()
-            out = run([str(WIKI)], Path(tmp) / "tok", TokenizerConfig(vocab_size=VOCAB), progress=False)
+            out = run([str(wiki)], Path(tmp) / "tok", TokenizerConfig(vocab_size=vocab), progress=False)
             ours.append(time.perf_counter() - start)
-        print(f"train 32k: macedonizer {min(ours):.1f}s, bare tokenizers {bare:.1f}s, ratio {min(ours) / bare:.2f} "
-              f"(target <= 1.5)")
+        print(f"train {vocab // 1000}k: macedonizer {min(ours):.1f}s, bare tokenizers {bare:.1f}s, "
+              f"ratio {min(ours) / bare:.2f} (target <= 1.5)")
 
-        lines = [line.rstrip("\n") for line in open(WIKI, encoding="utf-8") if line.strip()]
+        lines = [line.rstrip("\n") for line in open(wiki, encoding="utf-8") if line.strip()]
         tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
         # encode_batch_fast skips the character offsets that training data
         # does not need; encode_batch computes them (what apps use).
@@ -77,6 +94,7 @@ def main() -> None:
             n_tokens += sum(len(ids) for ids in hf(lines[i : i + 1000])["input_ids"])
         seconds = time.perf_counter() - start
         print(f"encode (transformers AutoTokenizer): {n_tokens / seconds / 1e6:.2f} M tokens/s")
+        print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from ..corpus.config import CleanConfig, parse_filters
 from ..errors import ConfigError, MacedonizerError
 from ..fields import merge, to_dataclass, unknown_keys
 from ..prune import parse_method
-from ..specs import parse
+from ..specs import parse, portable
 from ..configs import TokenizerConfig
 
 DEMO = "demo"
@@ -123,7 +123,7 @@ class PushSection:
     """Repository id of each model; ``{size}`` is the model's name in the family."""
     private: bool = False
     only_learned: bool = True
-    """Publish only models that beat the unigram baseline."""
+    """Publish only models the verdict calls learned (beyond noise past the n-gram baseline, ``macedonizer.verdict``)."""
 
     def repo_id(self, name: str) -> str:
         return self.pattern.format(namespace=self.namespace, size=name.replace("/", "-"))
@@ -167,11 +167,12 @@ def configs_dir() -> Path:
 def read(path: str | None, overrides: tuple[str, ...] = (), sizes: str | None = None,
          push_namespace: str | None = None) -> BuildConfig:
     """Load ``path`` (the bundled demo config when None), apply overrides, check everything."""
+    base = None  # the bundled config names no local path: one given with --set is relative to here
     if path is None:
         path = str(configs_dir() / f"{DEMO}.toml")
         source = "the bundled demo config"
     else:
-        source = path
+        source, base = path, Path(path).resolve().parent
     try:
         with open(path, "rb") as f:
             table = tomllib.load(f)
@@ -185,7 +186,7 @@ def read(path: str | None, overrides: tuple[str, ...] = (), sizes: str | None = 
         _select_sizes(table, [s.strip() for s in sizes.split(",") if s.strip()])
     if push_namespace is not None:
         table.setdefault("push", {})["namespace"] = push_namespace
-    return from_table(table, source, base=Path(path).resolve().parent)
+    return from_table(table, source, base=base)
 
 
 def _select_sizes(table: dict, sizes: list[str]) -> None:
@@ -359,8 +360,18 @@ def _check_push(push: PushSection, names: list[str], source: str) -> None:
 # ---------------------------------------------------------------- printing
 
 
-def resolved_table(config: BuildConfig) -> dict:
-    """The fully resolved config as TOML-ready tables (every default filled in)."""
+def resolved_table(config: BuildConfig, portable_paths: bool = False) -> dict:
+    """The fully resolved config as TOML-ready tables (every default filled in).
+
+    ``portable_paths`` names local inputs and texts by their last part (``specs.portable``), as build.json
+    records them: no folder of this machine, the same whether they were given by absolute or relative paths.
+    """
+    if portable_paths:
+        names = lambda paths: tuple(portable(p) for p in paths)  # noqa: E731
+        config = dataclasses.replace(
+            config, corpus=CorpusSection(names(config.corpus.inputs)),
+            tokenizer=dataclasses.replace(config.tokenizer, eval_texts=names(config.tokenizer.eval_texts)),
+            eval=dataclasses.replace(config.eval, texts=names(config.eval.texts)))
     pretrain: dict[str, Any] = {"size": {}}
     for size, train in config.pretrain.items():
         row = _plain(train)

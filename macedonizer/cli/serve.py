@@ -40,7 +40,8 @@ Examples:
   macedonizer serve --model build/models/mini --model tiny=build/models/tiny --port 8080
   macedonizer serve --model my-org/mk-bert-mini --host 0.0.0.0
   macedonizer serve --model build/models/mini --backend onnx   # after: macedonizer export onnx build/models/mini
-  curl -s localhost:8000/fill-mask -d '{"inputs": "Скопје е главен [MASK] на Македонија."}'
+  curl -s localhost:8000/fill-mask -H 'Content-Type: application/json' \\
+       -d '{"inputs": "Скопје е главен [MASK] на Македонија."}'
 """)
 @click.option("--model", "models", multiple=True, required=True, metavar="[NAME=]PATH_OR_REPO",
               help="A model folder or Hub repo id, optionally named; repeatable (the first is the default).")
