@@ -75,6 +75,7 @@ def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: 
             "verdict": judge(evaluation["validation"]).level,
             "link": link if sibling.resolve() != model_dir.resolve() else None,
             "derived": _derived_from(sibling),
+            "data": (config["data"].get("tokenizer_fingerprint"), tuple(config["data"]["inputs"])),
         })
     return sorted(rows, key=lambda r: r["parameters"])
 
@@ -104,10 +105,15 @@ def _derivation(model_dir: Path, family_repos: dict[str, str] | None) -> dict | 
 
 
 def _cleaning(inputs: list[str]) -> tuple[dict | None, list[str], list[str]]:
-    """Cleaning statistics, source names and Hub dataset ids behind the training data."""
+    """Cleaning statistics and filters, source names and Hub dataset ids behind the training data.
+
+    The statistics add up the ``report.json`` of every input that `macedonizer clean` wrote; an input
+    without one was not cleaned by it, and the card says so. No report at all: no cleaning section.
+    """
     sources: list[str] = []
     datasets: list[str] = []
-    cleaning = None
+    reports: list[dict] = []
+    uncleaned: list[str] = []
     for item in inputs:
         report = read_json(Path(item) / "report.json") if Path(item).is_dir() else None
         names = report["inputs"] if report else [item]
@@ -116,14 +122,45 @@ def _cleaning(inputs: list[str]) -> tuple[dict | None, list[str], list[str]]:
             sources.append(source)
             datasets.extend([dataset] if dataset else [])
         if report:
-            drops = sorted(((r, d["docs"]) for r, d in report["drops"].items()), key=lambda x: -x[1])
-            cleaning = {
-                "docs_in": _thousands(report["documents"]["in"]), "docs_out": _thousands(report["documents"]["out"]),
-                "chars_in": _thousands(report["characters"]["in"]),
-                "chars_out": _thousands(report["characters"]["out"]),
-                "drops": [(reason.replace("_", " "), _thousands(n)) for reason, n in drops],
-            }
-    return cleaning, sources, datasets
+            reports.append(report)
+        else:
+            uncleaned.append(_source(item)[0])
+    return (_cleaning_values(reports, uncleaned) if reports else None), sources, datasets
+
+
+def _cleaning_values(reports: list[dict], uncleaned: list[str]) -> dict:
+    """The template's values on cleaning, from the clean stage's reports."""
+    drops: dict[str, int] = {}
+    for report in reports:
+        for reason, counts in report["drops"].items():
+            drops[reason] = drops.get(reason, 0) + counts["docs"]
+    ranked = sorted(drops.items(), key=lambda x: -x[1])
+    # A filter counts as run only where it ran on every cleaned input.
+    filters = [g for g in reports[0]["config"]["filters"] if all(g in r["config"]["filters"] for r in reports)]
+    thresholds = sorted({r["config"]["mk_threshold"] for r in reports})
+    docs = {end: sum(r["documents"][end] for r in reports) for end in ("in", "out")}
+    chars = {end: sum(r["characters"][end] for r in reports) for end in ("in", "out")}
+    return {
+        "docs_in": _thousands(docs["in"]), "docs_out": _thousands(docs["out"]),
+        "chars_in": _thousands(chars["in"]), "chars_out": _thousands(chars["out"]),
+        "drops": [(reason.replace("_", " "), _thousands(n)) for reason, n in ranked],
+        "filters": ", ".join(filters) if filters else "none (normalisation only)",
+        "uncleaned": ", ".join(uncleaned),
+        "language": _language_filtering("langid" in filters, thresholds, drops),
+    }
+
+
+def _language_filtering(ran: bool, thresholds: list[float], drops: dict[str, int]) -> str:
+    """What the language filter did, as the card's limitations say it."""
+    if not ran:
+        return ("No language filter ran when the text was cleaned, so whatever text in other languages or "
+                "scripts the sources held is in the training data.")
+    threshold = " or ".join(f"{t:g}" for t in thresholds)
+    return (f"Documents the language identifier scored below {threshold} as Macedonian (against Bulgarian, "
+            f"Serbian, Russian, Ukrainian and Belarusian) were filtered out "
+            f"({_thousands(drops.get('not_macedonian', 0))} documents), and so was text in Latin script "
+            f"({_thousands(drops.get('latin_script', 0))} documents): the model knows little of those languages "
+            "or of Macedonian written in Latin letters.")
 
 
 def _source(name: str) -> tuple[str, str | None]:
@@ -206,19 +243,47 @@ def _card_data(licence: str, size_name: str, datasets: list[str], model_name: st
     )
 
 
-def _training_values(train: dict, evaluation: dict) -> dict:
+def _training_values(train: dict, evaluation: dict, mask_token: str) -> dict:
     """The template's values on how the model was trained."""
     seconds = evaluation["seconds"]
     return dict(
         mask_rate=_percent(train["masking"]["rate"]), whole_word=train["masking"]["whole_word"],
+        mask_shares=_mask_shares(train["masking"], mask_token),
         initialisation=("local: weights at std 1/√hidden, attention heads starting on their neighbours"
                         if train.get("init") == "local" else "BERT's: weights at std 0.02"),
+        variant={"post-ln": "post-LayerNorm (BERT)", "pre-ln": "pre-LayerNorm"}.get(train.get("variant", "post-ln"),
+                                                                                   train.get("variant")),
+        dropout=train.get("dropout", 0.0),
         seq_len=train["seq_len"], batch_size=train["batch_size"],
         lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
+        betas=", ".join(f"{b:g}" for b in train["betas"]) if "betas" in train else None,
+        max_grad_norm=train.get("max_grad_norm"),
         warmup=_percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
         tokens=_thousands(evaluation["tokens"]), hardware=evaluation.get("hardware", evaluation["device"]),
+        precision=evaluation.get("precision"),
         training_time=f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.0f} seconds",
-        mask_shares=f"{train['masking']['mask_share']:.0%} [MASK], {train['masking']['random_share']:.0%} random",
+    )
+
+
+def _mask_shares(masking: dict, mask_token: str) -> str:
+    """What became of the tokens chosen for prediction, from the training config's shares."""
+    keep = max(0.0, 1.0 - masking["mask_share"] - masking["random_share"])
+    parts = [(masking["mask_share"], f"replaced by `{mask_token}`"),
+             (masking["random_share"], "replaced by a random token"), (keep, "left unchanged")]
+    return ", ".join(f"{share:.0%} {what}" for share, what in parts if share > 1e-9)
+
+
+def _tokenizer_values(model_dir: Path, tokenizer_config: dict, data: dict) -> dict:
+    """The tokenizer's kind, size, casing and accent handling, from the files saved with the model."""
+    saved = read_json(model_dir / "tokenizer.json") or {}
+    normalizer = saved.get("normalizer") or {}
+    uncased = normalizer.get("lowercase", tokenizer_config.get("do_lower_case", False))
+    strip = normalizer.get("strip_accents", tokenizer_config.get("strip_accents"))
+    return dict(
+        tokenizer_kind=(saved.get("model") or {}).get("type", tokenizer_config.get("tokenizer_class", "")),
+        vocab_size=_thousands(data["vocab_size"]), uncased=uncased,
+        # BERT's normaliser strips accents when strip_accents is unset and the text is lowercased.
+        strips_accents=bool(strip) or (strip is None and uncased),
     )
 
 
@@ -251,8 +316,10 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     mask_token = tokenizer_config.get("mask_token", "[MASK]")
     size_name = shape["name"]
     model_name = repo_id.split("/")[-1] if repo_id else model_dir.resolve().name
-    cleaning, sources, found_datasets = _cleaning(data["inputs"])
+    # training_config.json names local data and the tokenizer relative to the model folder
+    cleaning, sources, found_datasets = _cleaning([str(parse(p).relative_to(model_dir)) for p in data["inputs"]])
     examples = [e.format(mask=mask_token) for e in EXAMPLES]
+    family = _family(model_dir, repo_id, size_name, family_repos, members)
     documents = data["documents"]
     data_description = (
         f"{_thousands(documents['train'])} documents ({_thousands(data['train_tokens'])} tokens) for training and "
@@ -264,12 +331,14 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
         template_str=(resources.files("macedonizer._model_cards") / "model_card.md").read_text(encoding="utf-8"),
         model_name=model_name, size_name=size_name, layers=shape["layers"], hidden=shape["hidden"],
         heads=shape["heads"], parameters_m=f"{evaluation['parameters'] / 1e6:.1f}", mask_token=mask_token,
-        family=_family(model_dir, repo_id, size_name, family_repos, members), data_description=data_description,
+        family=family, same_data=len({m["data"] for m in family}) == 1, data_description=data_description,
         cleaning=cleaning, derived=_derivation(model_dir, family_repos),
-        vocab_size=_thousands(data["vocab_size"]), uncased=tokenizer_config.get("do_lower_case", False),
-        tokenizer_eval=_tokenizer_rows(Path(data["tokenizer"])), **_training_values(train, evaluation),
+        **_tokenizer_values(model_dir, tokenizer_config, data),
+        tokenizer_eval=_tokenizer_rows(model_dir / data["tokenizer"]),
+        **_training_values(train, evaluation, mask_token),
         **_score_values(validation), repo_id=repo_id or model_name, example=examples[0],
-        data_bias="encyclopedic and web text over-represents some topics, regions and a formal register.",
+        data_bias=f"the topics, regions and registers its sources ({', '.join(sorted(set(sources)))}) "
+                  "over-represent.",
         citation_key=re.sub(r"\W", "_", model_name), year=datetime.date.today().year,
     )
     _write(model_dir, str(card), validation["unigram_loss"])

@@ -101,3 +101,12 @@ def parse(text: str) -> Spec:
     if not text:
         raise ConfigError("An input is empty: name a file, folder, glob, hf:ID or corpus:NAME.")
     return LocalSpec(text)
+
+
+def portable(text: str) -> str:
+    """How an output names an input: a local path by its last part (never a folder of this machine, so that
+    the same input named by an absolute or a relative path reads alike), ``hf:`` and ``corpus:`` as given."""
+    spec = parse(text)
+    if not isinstance(spec, LocalSpec):
+        return str(spec)
+    return Path(spec.path).name or Path(spec.path).resolve().name

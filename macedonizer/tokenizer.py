@@ -37,6 +37,7 @@ from .configs import TokenizerConfig
 from .corpus.readers import iter_texts, resolve_inputs
 from .errors import MacedonizerError
 from .files import replace_folder, temporary_sibling
+from .specs import portable
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 UPPER = "АБВГДЃЕЖЗЅИЈКЛЉМНЊОПРСТЌУФХЦЧЏШЀЍ"
@@ -225,7 +226,7 @@ def coverage(tokenizer, texts: list[str], batch_size: int = 1000) -> dict:
 def vocabulary_makeup(vocab: dict[str, int]) -> dict[str, int]:
     """How many tokens are special, Cyrillic, Latin, digits, punctuation, continuations."""
     counts: Counter = Counter()
-    for token in vocab:
+    for token in sorted(vocab, key=vocab.get):  # by id: the counts' order is the same in every process
         if token in SPECIAL_TOKENS:
             counts["special"] += 1
             continue
@@ -329,13 +330,15 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig |
     stats = {
         "vocab_size": len(vocab),
         "uncased": config.uncased,
-        "corpus": {"inputs": list(inputs), "documents": texts.documents, "training_characters": texts.characters,
+        "corpus": {"inputs": [portable(text) for text in inputs], "documents": texts.documents,
+                   "training_characters": texts.characters,
                    "held_out_documents": len(texts.heldout), "skipped_on_read": dict(texts.read_stats)},
         "vocabulary": vocabulary_makeup(vocab),
         "required_pieces_added": added,
         "evaluation": evaluation,
         "sanity_sentence": SANITY_SENTENCE,
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        "config": {**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+                   "eval_texts": [portable(p) for p in config.eval_texts]},
         "timings_s": {"train": round(train_seconds, 2), "total": round(time.time() - started, 2)},
         "versions": _versions(),
     }

@@ -1,11 +1,16 @@
-"""A real uvicorn server for an app, on a free 127.0.0.1 port, in a background thread."""
+"""A real uvicorn server for an app, on a free 127.0.0.1 port, in a background thread; helpers to talk to it."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
 
 from macedonizer.serve import bind
 
@@ -31,3 +36,29 @@ def running(app) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def post(base: str, body: dict, path: str = "/fill-mask") -> tuple[int, dict, dict]:
+    """``(status, JSON body, headers by lower-case name)`` of one POST; an error status is an answer, not an
+    exception."""
+    request = urllib.request.Request(f"{base}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response), {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error), {k.lower(): v for k, v in error.headers.items()}
+
+
+def same_answer(ours, reference) -> None:
+    """Same nesting, tokens and sequences; scores equal up to float rounding."""
+    if isinstance(reference, list):
+        assert isinstance(ours, list) and len(ours) == len(reference)
+        for a, b in zip(ours, reference):
+            same_answer(a, b)
+        return
+    assert set(ours) == {"score", "token", "token_str", "sequence"}
+    assert (ours["token"], ours["token_str"], ours["sequence"]) == \
+        (reference["token"], reference["token_str"], reference["sequence"])
+    assert ours["score"] == pytest.approx(reference["score"], rel=1e-4, abs=1e-7)

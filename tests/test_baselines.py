@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from macedonizer.baselines import NgramBaseline, count_ngrams, save_ngrams, unigram_baseline
+from macedonizer.baselines import NgramBaseline, count_ngrams, save_ngrams, unigram_baseline, unigram_scores
 
 # Ids: 0 [PAD], 1 [CLS], 2 [SEP], 3 a, 4 b, 5 c, 6 [MASK].
 SPECIAL = [0, 1, 2, 6]
@@ -62,3 +62,11 @@ def test_unigram_baseline_against_a_direct_computation():
     loss, accuracy = unigram_baseline(COUNTS, np.array([3, 3, 5, 0]))
     assert loss == pytest.approx(-(2 * math.log(4 / 13) + math.log(2 / 13) + math.log(1 / 13)) / 4)
     assert accuracy == 0.5
+
+
+def test_unigram_scores_per_target_are_add_one_smoothed_frequencies():
+    losses, hits = unigram_scores(COUNTS, np.array([3, 5, 0, 4]))
+    # (n + 1) / (6 tokens + 7 vocabulary entries): a never-seen token keeps 1/13, not 0.
+    assert losses.tolist() == pytest.approx([-math.log(4 / 13), -math.log(2 / 13), -math.log(1 / 13),
+                                             -math.log(3 / 13)])
+    assert hits.tolist() == [True, False, False, False]  # only the commonest token, a, is predicted

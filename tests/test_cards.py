@@ -6,11 +6,12 @@ from huggingface_hub import ModelCard, metadata_load
 
 from macedonizer.cards import render
 from macedonizer.cli import main
-from macedonizer.corpus.pipeline import RunOptions, run as clean
+from macedonizer.corpus.pipeline import CleanConfig, RunOptions, run as clean
 from macedonizer.errors import MacedonizerError
-from macedonizer.configs import RunConfig, TrainConfig
+from macedonizer.configs import MaskingConfig, RunConfig, TrainConfig
 from macedonizer.train.pretrain import run as pretrain
-from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 
 
@@ -25,6 +26,18 @@ def family(tmp_path_factory):
         models[size] = pretrain([str(corpus)], tok, root / "models" / size.replace("/", "-"), config,
                                 RunConfig(progress=False, eval_every=2, checkpoint_every=4, log_every=1))
     return root, models
+
+
+@pytest.fixture(scope="module")
+def unfiltered(tmp_path_factory):
+    """A model trained on a corpus cleaned with `--filters none`, masking 30%, every one with [MASK]."""
+    root = tmp_path_factory.mktemp("cards-unfiltered")
+    corpus = clean([str(SAMPLE_DIR)], root / "corpus", CleanConfig(filters=()), RunOptions(progress=False))
+    tok = train_tokenizer([str(corpus)], root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
+    config = TrainConfig(size="L1/H32", seq_len=32, batch_size=4, max_steps=2,
+                         masking=MaskingConfig(rate=0.3, mask_share=1.0, random_share=0.0))
+    return pretrain([str(corpus)], tok, root / "models" / "L1-H32", config,
+                    RunConfig(progress=False, eval_every=2, checkpoint_every=2, log_every=1))
 
 
 def test_card_carries_real_numbers_and_parses(family):
@@ -44,12 +57,68 @@ def test_card_carries_real_numbers_and_parses(family):
     # The family, the cleaning report and the tokenizer statistics are all there.
     assert "L1-H32" in text and "(this model)" in text and "https://huggingface.co/someone/mk-bert-L1-H32" in text
     assert "not macedonian" in text and "tokens per word" in text and "![Loss curve](loss_curve.png)" in text
+    # What the cleaning did, in the report's own numbers; the training settings, from its config.
+    report = json.loads((root / "corpus" / "report.json").read_text())
+    assert report["drops"]["not_macedonian"]["docs"] > 0  # the sample holds Bulgarian, Serbian and Russian
+    assert "with the filters: langid, quality, dedup, near-dedup, pii." in text
+    assert (f"scored below 0.5 as Macedonian (against Bulgarian, Serbian, Russian, Ukrainian and Belarusian) were "
+            f"filtered out ({report['drops']['not_macedonian']['docs']} documents), and so was text in Latin script "
+            f"({report['drops']['latin_script']['docs']} documents)") in text
+    assert "15.0% of tokens (single pieces): 80% replaced by `[MASK]`, 10% replaced by a random token, " \
+        "10% left unchanged |" in text
+    assert f"| precision | {evaluation['precision']} |" in text and "| sequence length | 32 |" in text
+    assert "Built together, on the same corpus and tokenizer:" in text
     assert f"{evaluation['tokens']:,}" in text
     assert (model / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # No placeholders, no local paths, no temporary files left.
     assert "More Information Needed" not in text and "{{" not in text
     assert str(root) not in text and "/tmp" not in text
     assert not list(model.glob(".*tmp*"))
+
+
+def test_the_card_states_the_masking_the_model_was_trained_with(unfiltered):
+    text = render(unfiltered).read_text(encoding="utf-8")
+    assert "| objective | masked-language modelling, 30.0% of tokens (single pieces): 100% replaced by `[MASK]` |" \
+        in text
+    assert "80%" not in text and "random token" not in text and "unchanged" not in text
+
+
+def test_a_corpus_cleaned_without_filters_claims_no_language_filtering(unfiltered):
+    text = render(unfiltered).read_text(encoding="utf-8")
+    assert "with the filters: none (normalisation only)." in text
+    assert "No language filter ran when the text was cleaned" in text
+    for claim in ("filtered out", "Bulgarian", "Serbian", "Russian", "Latin script", "not macedonian"):
+        assert claim not in text, claim
+
+
+def test_without_a_cleaning_report_the_card_says_nothing_of_filtering(unfiltered, tmp_path):
+    saved = (unfiltered / "training_config.json").read_text()
+    config = json.loads(saved)
+    bare = tmp_path / "bare.txt"
+    bare.write_text("Скопје е град.\n", encoding="utf-8")
+    config["data"]["inputs"] = [str(bare)]
+    (unfiltered / "training_config.json").write_text(json.dumps(config))
+    try:
+        text = render(unfiltered).read_text(encoding="utf-8")
+    finally:
+        (unfiltered / "training_config.json").write_text(saved)
+    assert "from: bare.txt." in text and "macedonizer clean" not in text
+    assert "filter" not in text and "Bulgarian" not in text
+
+
+def test_the_tokenizer_section_follows_the_saved_tokenizer(unfiltered, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(unfiltered, model, ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
+    text = render(model).read_text(encoding="utf-8")
+    assert "WordPiece, 1,200 tokens, cased" in text and "accents are not stripped" in text
+    tokenizer = json.loads((model / "tokenizer.json").read_text())
+    tokenizer["normalizer"].update(strip_accents=True, lowercase=True)
+    (model / "tokenizer.json").write_text(json.dumps(tokenizer))
+    text = render(model).read_text(encoding="utf-8")
+    assert "WordPiece, 1,200 tokens, uncased" in text and "normaliser strips accents" in text
+    assert "accents are not stripped" not in text
 
 
 def test_a_model_that_did_not_learn_says_so(family):

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # see pyproject: `pytest -m "not slow"` leaves it out
+
 REPO = Path(__file__).resolve().parent.parent
 
 

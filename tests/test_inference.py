@@ -2,6 +2,7 @@ import json
 import shutil
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from macedonizer import FillMask
@@ -20,6 +21,27 @@ def test_predictions_are_the_pipelines(tiny_model):
     assert [p["score"] for p in ours] == pytest.approx([p["score"] for p in reference])
     assert set(ours[0]) == {"score", "token", "token_str", "sequence"}
     json.dumps(ours)  # plain Python types
+
+
+def test_scores_are_the_models_own_softmax(tiny_model):
+    fill = FillMask(tiny_model)
+    text = "Скопје е главен [MASK] на Македонија."
+    ours = fill(text, top_k=10)
+    tokenizer, model = fill.pipeline.tokenizer, fill.pipeline.model
+    encoded = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**encoded).logits[0, encoded["input_ids"][0].tolist().index(tokenizer.mask_token_id)]
+    probs = logits.softmax(-1)
+    expected = probs.topk(10)
+    assert [p["token"] for p in ours] == expected.indices.tolist()
+    assert [p["score"] for p in ours] == pytest.approx(expected.values.tolist(), rel=1e-4, abs=1e-7)
+    scores = [p["score"] for p in ours]
+    assert scores == sorted(scores, reverse=True) and sum(scores) <= 1 + 1e-6
+    # targets: the same probabilities, of those words only, best first
+    targets = [tokenizer.convert_ids_to_tokens(i) for i in expected.indices.tolist()[3:6]]
+    chosen = fill(text, top_k=3, targets=targets)
+    assert [p["token"] for p in chosen] == expected.indices.tolist()[3:6]
+    assert [p["score"] for p in chosen] == pytest.approx(expected.values.tolist()[3:6], rel=1e-4, abs=1e-7)
 
 
 def test_shapes_aliases_and_batches(tiny_model):

@@ -16,10 +16,10 @@ from tests.serve_server import running  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="no headless browser: install Chromium and its driver (apt-get install chromium chromium-driver)",
-)
+)]
 DEFAULT_EXAMPLE = "Скопје е главен [MASK] на Македонија."
 
 

@@ -76,5 +76,6 @@ def test_cards_and_fingerprints_read_the_same_specs(tmp_path):
     local = tmp_path / "a.txt"
     local.write_text("x")
     identity = file_identity(["hf:org/set", "corpus:sample", str(local), str(tmp_path / "missing.txt")])
-    assert identity[:2] == ["hf:org/set", "corpus:sample"] and identity[3] == str(tmp_path / "missing.txt")
-    assert identity[2][:2] == [str(local), 1]
+    # Local inputs are named by their last part, never by a folder of this machine.
+    assert identity[:2] == ["hf:org/set", "corpus:sample"] and identity[3] == "missing.txt"
+    assert identity[2][:3] == ["a.txt", "", 1]

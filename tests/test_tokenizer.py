@@ -186,6 +186,7 @@ def test_cli_prints_a_summary(tmp_path):
     assert result.exit_code == 1 and result.output.startswith("Error: --vocab-size 10 is not larger")
 
 
+@pytest.mark.slow
 def test_32k_on_real_wikipedia_covers_every_other_text(shared_corpora, tmp_path):
     others = sorted(str(p) for p in (shared_corpora / "mk").glob("*.txt") if p.name != "wiki.txt")
     out = run([str(shared_corpora / "mk" / "wiki.txt")], tmp_path / "tok",

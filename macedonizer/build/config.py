@@ -367,11 +367,10 @@ def resolved_table(config: BuildConfig, portable_paths: bool = False) -> dict:
     records them: no folder of this machine, the same whether they were given by absolute or relative paths.
     """
     if portable_paths:
-        names = lambda paths: tuple(portable(p) for p in paths)  # noqa: E731
         config = dataclasses.replace(
-            config, corpus=CorpusSection(names(config.corpus.inputs)),
-            tokenizer=dataclasses.replace(config.tokenizer, eval_texts=names(config.tokenizer.eval_texts)),
-            eval=dataclasses.replace(config.eval, texts=names(config.eval.texts)))
+            config, corpus=CorpusSection(_portable(config.corpus.inputs)),
+            tokenizer=dataclasses.replace(config.tokenizer, eval_texts=_portable(config.tokenizer.eval_texts)),
+            eval=dataclasses.replace(config.eval, texts=_portable(config.eval.texts)))
     pretrain: dict[str, Any] = {"size": {}}
     for size, train in config.pretrain.items():
         row = _plain(train)
@@ -398,6 +397,10 @@ def resolved_table(config: BuildConfig, portable_paths: bool = False) -> dict:
     table["card"] = _plain(config.card)
     table["push"] = _plain(config.push)
     return table
+
+
+def _portable(paths) -> tuple[str, ...]:
+    return tuple(portable(p) for p in paths)
 
 
 def _plain(obj):

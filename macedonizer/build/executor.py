@@ -23,7 +23,6 @@ import json
 import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -120,12 +119,15 @@ class BuildResult:
     models: list[ModelRow]
     seconds: float
     finished: str
+    out: str | None = None
+    """The build folder: build.json names each model's folder relative to it."""
 
     def record(self) -> dict:
-        """The content of ``OUT/build.json``."""
+        """The content of ``OUT/build.json`` (no absolute path: it reads alike in any folder)."""
+        models = [{**dataclasses.asdict(m), "path": os.path.relpath(m.path, self.out) if self.out else m.path}
+                  for m in self.models]
         return {"config": self.config, "stages": [dataclasses.asdict(s) for s in self.stages],
-                "models": [dataclasses.asdict(m) for m in self.models], "seconds": round(self.seconds, 1),
-                "finished": self.finished}
+                "models": models, "seconds": round(self.seconds, 1), "finished": self.finished}
 
 
 # ---------------------------------------------------------------- running
@@ -160,12 +162,18 @@ def _run_stage(stage: Stage, manifests: Manifests, key: dict, fp: str, resume: b
     """Run one stage between a "running" and a "done" manifest."""
     started = time.time()
     manifests.write(stage.name, {"stage": stage.name, "status": "running", "fingerprint": fp,
-                                 "run_id": uuid.uuid4().hex, "key": key, "started": _now()})
+                                 "run_id": _run_id(fp, manifests.get(stage.name)), "key": key, "started": _now()})
     outcome = stage.run(resume)
     seconds = time.time() - started
     manifests.write(stage.name, {**manifests.get(stage.name), "status": "done", "seconds": round(seconds, 1),
                                  "finished": _now(), "result": outcome.summary, "url": outcome.url})
     return outcome, seconds
+
+
+def _run_id(fp: str, previous: dict | None) -> str:
+    """A new id for each run of a stage in a folder, the same in every folder: the fingerprint and the id of
+    the run before (none in a fresh folder), so that two fresh builds of one config write the same manifests."""
+    return hashlib.sha256(json.dumps([fp, (previous or {}).get("run_id")]).encode()).hexdigest()[:32]
 
 
 def summarise(build: Build, manifests: Manifests) -> list[ModelRow]:
@@ -196,8 +204,9 @@ def run(config: BuildConfig, out: str | os.PathLike, force: bool = False, push: 
     build = Build(config, Path(out), push=push, progress=progress)
     manifests = Manifests(build.manifests_dir)
     stages = execute(plan(build), manifests, force=force, on_event=on_event)
-    result = BuildResult(config=resolved_table(config), stages=stages, models=summarise(build, manifests),
-                         seconds=time.time() - started, finished=_now())
+    result = BuildResult(config=resolved_table(config, portable_paths=True), stages=stages,
+                         models=summarise(build, manifests), seconds=time.time() - started, finished=_now(),
+                         out=str(build.out))
     write_text_atomic(build.out / "build.json", json.dumps(result.record(), indent=2, ensure_ascii=False))
     return result
 

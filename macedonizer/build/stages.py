@@ -34,7 +34,7 @@ from ..fields import to_dataclass
 from ..files import read_json, write_text_atomic
 from ..hub import push as push_to_hub
 from ..prune import derive as derive_member
-from ..specs import LocalSpec, parse
+from ..specs import LocalSpec, parse, portable
 from ..tokenizer import run as train_tokenizer
 from ..train.evaluate import evaluate_text
 from ..train.pretrain import run as pretrain_run
@@ -114,18 +114,21 @@ class Build:
 
 
 def file_identity(specs) -> list:
-    """Local files as (path, size, mtime); remote specs (hf:, corpus:) and missing paths as themselves."""
+    """Local files as (input, file within it, size, mtime); remote specs (hf:, corpus:) and missing paths as
+    themselves. An input is named by its last part (``specs.portable``), never by a folder of this machine:
+    a manifest reads alike whether the input was named by an absolute or a relative path."""
     identity = []
     for text in specs:
         spec = parse(text)
         path = Path(spec.path) if isinstance(spec, LocalSpec) else None
         if path is None or not path.exists():
-            identity.append(text)
+            identity.append(portable(text))
             continue
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             stat = file.stat()
-            identity.append([str(file), stat.st_size, stat.st_mtime_ns])
+            inside = file.relative_to(path).as_posix() if path.is_dir() else ""
+            identity.append([portable(text), inside, stat.st_size, stat.st_mtime_ns])
     return identity
 
 
@@ -259,6 +262,7 @@ def _pretrain_torchrun(build: Build, train: TrainConfig, how: RunConfig, out: Pa
     if code != 0:
         raise MacedonizerError(f"Pretraining {out.name} under torchrun failed (exit code {code}); "
                                "rerun the build to resume it.")
+    job.unlink()  # it names this machine's folders: no finished build keeps it
 
 
 def run_pretrain_job(path: str) -> None:

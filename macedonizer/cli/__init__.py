@@ -26,12 +26,13 @@ from .. import __version__
 from ..errors import MacedonizerError
 from .build import build, pretrain_job
 from .data import clean, corpora, tokenizer
+from .downstream import finetune
 from .models import card, eval_command, export, pull, push
 from .serve import fill, serve
 from .train import pretrain, prune, sizes, sweep
 
-COMMANDS = (clean, tokenizer, corpora, sizes, pretrain, sweep, prune, eval_command, card, push, pull, export,
-            fill, serve, build, pretrain_job)
+COMMANDS = (clean, tokenizer, corpora, sizes, pretrain, sweep, prune, finetune, eval_command, card, push, pull,
+            export, fill, serve, build, pretrain_job)
 
 
 class _Group(click.Group):

@@ -6,25 +6,39 @@ import json
 
 import click
 
+from ..configs import TASKS
+from ..errors import MacedonizerError
 from ..verdict import judge
 
 
 @click.command("eval")
 @click.argument("model", type=click.Path(file_okay=False, exists=True))
-@click.option("--text", "texts", multiple=True, required=True, type=click.Path(dir_okay=False, exists=True),
-              help="Plain text, one sentence or paragraph a line; repeatable.")
+@click.option("--task", type=click.Choice(("mlm", *TASKS)), default="mlm", show_default=True,
+              help="mlm: masked-LM on --text; upos: a `macedonizer finetune` tagger on --test (CoNLL-U).")
+@click.option("--text", "texts", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Plain text, one sentence or paragraph a line; repeatable (--task mlm).")
+@click.option("--test", "test", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Tagged test sentences, CoNLL-U (--task upos).")
+@click.option("--train", "train", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="--task upos: learn the most-frequent-tag baseline from this file  [default: the one stored].")
 @click.option("--seq-len", type=click.IntRange(8), default=128, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (deterministic) masking.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def eval_command(model, texts, seq_len, seed, device, as_json):
+def eval_command(model, task, texts, test, train, seq_len, seed, device, as_json):
     """Masked-LM loss and accuracy of MODEL on text, against the unigram and n-gram baselines.
 
     Every scored token is replaced by [MASK]; the verdict (learned, plateau,
-    untrained) is the one cards, build and sweep use.
+    untrained) is the one cards, build and sweep use. With --task upos, MODEL
+    is a fine-tuned tagger: its accuracy, macro F1 and per-tag F1 on --test,
+    beside the most-frequent-tag and random-init baselines on the same words.
     """
     from ..train.evaluate import evaluate_text
 
+    if task != "mlm":
+        return _eval_tagger(model, task, test, train, as_json)
+    if not texts:
+        raise MacedonizerError("eval needs held-out text: pass --text FILE (or --task upos --test FILE.conllu).")
     results = evaluate_text(model, list(texts), seq_len=seq_len, seed=seed, device=device)
     for record in results.values():
         verdict = judge(record)
@@ -38,6 +52,19 @@ def eval_command(model, texts, seq_len, seed, device, as_json):
         click.echo(f"{name:<24} {r['loss']:>7.3f} {r['masked_accuracy']:>6.1%} "
                    f"{r['unigram_loss']:>7.3f} {r['unigram_accuracy']:>6.1%} {ngram:>14} {r['masked_tokens']:>8,}  "
                    f"{r['verdict']}")
+
+
+def _eval_tagger(model, task, test, train, as_json) -> None:
+    from ..downstream.evaluate import evaluate_tagger
+    from .downstream import print_tagging_table
+
+    if not test:
+        raise MacedonizerError(f"eval --task {task} needs tagged test sentences: pass --test FILE.conllu.")
+    results = evaluate_tagger(model, test, train=train)
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+    else:
+        print_tagging_table(results)
 
 
 @click.command(epilog="""\b

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, InputError, MacedonizerError
 from ..files import refuse_non_empty, temporary_sibling
+from ..specs import portable
 from . import dedup
 from .config import FILTER_GROUPS, FILTER_PRESETS, CleanConfig, RunOptions, parse_filters
 from .document import Document
@@ -177,7 +178,7 @@ def _run_into(tmp: Path, sources: list[Source], file_skips: Counter, config: Cle
             rejects.close()
 
     data = {
-        "inputs": list(inputs),
+        "inputs": [portable(text) for text in inputs],
         "shard": list(options.shard) if options.shard else None,
         "config": _jsonable(asdict(config)),
         "documents": {"in": report.docs_in, "out": report.docs_out},

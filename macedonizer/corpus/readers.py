@@ -156,8 +156,16 @@ def _local_sources(spec: LocalSpec, skipped: Counter) -> list[Source]:
         kind = _suffix_kind(match)
         if kind is None:
             raise InputError(f"Unsupported input type: {match} (expected one of {', '.join(ALL_SUFFIXES)}).")
-        sources.append(Source(kind, match, match))
+        root = _glob_root(spec.path) if spec.is_glob else os.path.dirname(match)
+        sources.append(Source(kind, match, os.path.relpath(match, root or ".")))
     return sources
+
+
+def _glob_root(pattern: str) -> str:
+    """The folder a glob searches: its parts before the first one with a wildcard."""
+    parts = Path(pattern).parts
+    fixed = parts[:next(i for i, p in enumerate(parts) if glob.has_magic(p))]
+    return str(Path(*fixed)) if fixed else "."
 
 
 def _folder_sources(folder: Path, skipped: Counter) -> list[Source]:
@@ -172,8 +180,8 @@ def _folder_sources(folder: Path, skipped: Counter) -> list[Source]:
         kind = _suffix_kind(path)
         if kind is None:
             skipped["unsupported_file"] += 1
-        else:
-            sources.append(Source(kind, path, path))
+        else:  # named relative to the folder: documents record no absolute path
+            sources.append(Source(kind, path, os.path.relpath(path, folder)))
     return sources
 
 
@@ -390,7 +398,8 @@ def read_source(source: Source, options: ReadOptions, stats: Counter) -> Iterato
 def _skip_file(stats: Counter, kind: str, source: Source, reason: str) -> None:
     stats[kind] += 1
     if isinstance(stats, ReadStats):
-        stats.unreadable[source.name] = reason
+        # By its full path: the warning must say which file to repair (a document names its file relatively).
+        stats.unreadable[source.location if source.kind != "hf" else source.name] = reason
 
 
 def iter_texts(sources: list[Source], stats: Counter, options: ReadOptions | None = None) -> Iterator[str]:

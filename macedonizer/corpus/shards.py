@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from pathlib import Path
 
@@ -24,7 +25,8 @@ class ShardWriter:
             self.close()
             path = self.folder / f"{self.prefix}-{len(self.paths):05d}.jsonl.gz"
             self.paths.append(path)
-            self._file = gzip.open(path, "wt", encoding="utf-8", compresslevel=5)
+            # mtime 0: the same documents give the same bytes (gzip stores the time of writing otherwise)
+            self._file = io.TextIOWrapper(gzip.GzipFile(path, "wb", compresslevel=5, mtime=0), encoding="utf-8")
             self._count = 0
         self._file.write(line + "\n")
         self._count += 1

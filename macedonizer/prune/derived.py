@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..cards import render
 from ..configs import MaskingConfig, RunConfig, TrainConfig
 from ..errors import MacedonizerError
 from ..files import read_jsonl, refuse_non_empty, staged_folder, write_json
+from ..specs import LocalSpec, parse
 from ..train.data import build_cache, tokenizer_fingerprint
 from ..train.evaluate import evaluate_sequences
 from ..train.masking import Masker
@@ -40,16 +42,27 @@ def _read_parent(parent: Path) -> tuple[dict, dict]:
     return config, evaluation
 
 
+def _inputs(parent: Path, data: dict) -> list[str]:
+    """The parent's data inputs, which its training_config.json names relative to its folder."""
+    return [str(parse(text).relative_to(parent)) for text in data["inputs"]]
+
+
+def _rebase(text: str, parent: Path, folder: Path) -> str:
+    """A path of the parent's training_config.json (relative to the parent) made relative to ``folder``."""
+    spec = parse(text).relative_to(parent)
+    return os.path.relpath(str(spec), folder) if isinstance(spec, LocalSpec) else text
+
+
 def _validation_data(parent: Path, parent_config: dict, data_inputs, tokenizer_dir, progress: bool):
     """The held-out split the parent was validated on (or that of ``data_inputs``), packed as it trained."""
     data = parent_config["data"]
-    tokenizer_dir = Path(tokenizer_dir or data["tokenizer"])
+    tokenizer_dir = Path(tokenizer_dir or parent / data["tokenizer"])  # relative to the parent's folder
     if not (tokenizer_dir / "tokenizer.json").is_file():
         raise MacedonizerError(f"The tokenizer {parent.name} was trained with is not at {tokenizer_dir}; "
                                "pass its folder with --tokenizer.")
     if tokenizer_fingerprint(tokenizer_dir) != tokenizer_fingerprint(parent):
         raise MacedonizerError(f"{tokenizer_dir} is not the tokenizer {parent} was trained with.")
-    packed = build_cache(list(data_inputs or data["inputs"]), tokenizer_dir, parent_config["train"]["seq_len"],
+    packed = build_cache(list(data_inputs or _inputs(parent, data)), tokenizer_dir, parent_config["train"]["seq_len"],
                          progress=progress)
     if len(packed.val) == 0:
         raise MacedonizerError("The corpus is too small to hold out validation text (add documents).")
@@ -114,7 +127,11 @@ def _write_child(tmp: Path, child, masks, d: _Derivation, name: str, parent_repo
     for file_name in (*TOKENIZER_FILES, "token_counts.npy", NGRAM_FILE):
         if file_name != NGRAM_FILE or (parent / file_name).is_file():  # models older than the n-gram baseline
             shutil.copy2(parent / file_name, tmp / file_name)
-    write_json(tmp / "training_config.json", {**d.parent_config, "size": shape, "parameters": parameters})
+    data = d.parent_config["data"]
+    data = {**data, "inputs": [_rebase(text, parent, tmp) for text in data["inputs"]],
+            "tokenizer": _rebase(data["tokenizer"], parent, tmp)}  # relative to the child's folder now
+    write_json(tmp / "training_config.json",
+               {**d.parent_config, "data": data, "size": shape, "parameters": parameters})
     _write_metrics(tmp / "metrics.jsonl", parent / "metrics.jsonl", d.recovery_metrics, d.parent_eval)
     recovered_steps, recovered_tokens = (d.recovery["steps"], d.recovery["tokens"]) if d.recovery else (0, 0)
     write_json(tmp / "eval.json", {
@@ -166,7 +183,7 @@ def derive(parent_dir, out_dir, method: str, *, data_inputs: list[str] | None = 
         recovery, recovery_metrics = None, []
         if recover_steps:
             child, recovery, recovery_metrics = _recover(
-                child, masks, parent_config, data_inputs or parent_config["data"]["inputs"], tokenizer_dir,
+                child, masks, parent_config, data_inputs or _inputs(parent, parent_config["data"]), tokenizer_dir,
                 tmp / ".recovery", recover_steps, recover_lr, device, progress)
             shutil.rmtree(tmp / ".recovery")
         parent_scores, child_scores = _scores(parent, parent_config, data, device, model, child)

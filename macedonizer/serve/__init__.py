@@ -52,6 +52,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _url_host(host: str) -> str:
+    """An address as a URL names it (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
 def run(model_values: list[str], host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(),
         backend: str = "torch", log_level: str = "info") -> None:
     """Load the models and serve them until interrupted (``backend``: "torch" or "onnx")."""
@@ -64,6 +69,9 @@ def run(model_values: list[str], host: str = "127.0.0.1", port: int = 8000, limi
     sock = bind(host, port)  # before the models load, so a taken port fails at once
     try:
         app = create_app(load_all(specs, backend), limits)
+        # uvicorn does not say where it listens on a socket it is given; with --port 0 only this says it.
+        address = sock.getsockname()
+        print(f"Serving on http://{_url_host(address[0])}:{address[1]} (Ctrl-C stops)", flush=True)
         uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl-C is how a server is stopped; uvicorn has shut down cleanly
         pass

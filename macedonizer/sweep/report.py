@@ -17,7 +17,7 @@ from pathlib import Path
 from ..configs import resolve_size
 from ..errors import MacedonizerError
 from ..files import write_text_atomic
-from . import heatmap
+from .heatmap import draw as draw_heatmap
 from .causes import ngram_part
 from .outcome import OUTCOMES, load_outcomes
 from .recommendation import RECOMMENDED_FILE, recommend
@@ -41,7 +41,7 @@ def write_report(out: str | os.PathLike) -> None:
     _write_csv(out / "runs.csv", outcomes)
     write_text_atomic(out / RECOMMENDED_FILE, json.dumps(recommendation, indent=2, ensure_ascii=False))
     write_text_atomic(out / "report.md", _markdown(outcomes, sizes, lrs, panels, recommendation))
-    heatmap.draw(out / "learnability.png", sizes, lrs,
+    draw_heatmap(out / "learnability.png", sizes, lrs,
                  {_panel_title(key): {cell: (o["outcome"], _loss(o)) for cell, o in panel.items()}
                   for key, panel in panels.items()})
 

@@ -3,7 +3,9 @@
 A checkpoint, ``OUT/checkpoints/step-NNNNNNNN/state.pt``, holds the model,
 optimizer and RNG states, the progress and the training config; it is
 written in a temporary folder and renamed, so a run killed while writing
-leaves the previous one whole. Everything else a run depends on (data
+leaves the previous one whole; one damaged later (a truncated or corrupted
+file) is skipped on resume for the one before it, renamed
+``step-NNNNNNNN.damaged`` and kept. Everything else a run depends on (data
 order, masking, dropout) comes from the seed and the step, so a resumed run
 on CPU reproduces the uninterrupted one. A run resumes only with the
 training config and the data cache its checkpoint was made with.
@@ -16,6 +18,7 @@ import os
 import random
 import re
 import shutil
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,9 +26,10 @@ import numpy as np
 import torch
 
 from ..configs import TrainConfig
-from ..errors import Interrupted, MacedonizerError
+from ..errors import InputError, Interrupted, MacedonizerError, first_line
 
 CHECKPOINTS = "checkpoints"
+CHECKPOINT_KEYS = {"model", "optimizer", "rng", "progress", "config"}
 
 
 def fresh_state() -> dict:
@@ -80,27 +84,84 @@ def save_checkpoint(out: Path, state: dict, step: int, keep: int) -> Path:
     return final
 
 
-def resume(out: Path, model, optimizer, config: TrainConfig, data_name: str, device: torch.device) -> dict:
-    """Load the last checkpoint in ``out`` into the model, the optimizer and the RNGs; its progress.
+def resume(out: Path, model, optimizer, config: TrainConfig, data_name: str, device: torch.device,
+           main: bool = True) -> dict:
+    """Load the last usable checkpoint in ``out`` into the model, the optimizer and the RNGs; its progress.
 
     A run with no checkpoint yet starts afresh; one made with another
-    training config or another data cache is a user error.
+    training config or another data cache is a user error. A checkpoint
+    that cannot be read (a truncated or corrupted ``state.pt``) is skipped
+    for the one before it, with one warning line; the main process renames
+    it ``step-NNNNNNNN.damaged`` (kept, never deleted, and out of the way of
+    the checkpoint that will be written at its step). When no checkpoint can
+    be read, nothing is renamed and the run stops with an ``InputError``.
     """
     checkpoints = checkpoint_dirs(out)
     if not checkpoints:
         return fresh_state()
-    saved = torch.load(checkpoints[-1] / "state.pt", map_location=device, weights_only=False)
+    damaged: list[tuple[Path, str]] = []
+    for path in reversed(checkpoints):
+        saved, reason = _load(path / "state.pt", device)
+        if saved is not None:
+            break
+        damaged.append((path, reason))
+    else:
+        reasons = "; ".join(f"{path.name}: {reason}" for path, reason in damaged)
+        raise InputError(f"--resume: no checkpoint in {out / CHECKPOINTS} can be read ({reasons}); they are left "
+                         f"as they are: move them away to start afresh.")
     if saved["config"] != config_dict(config):
-        raise MacedonizerError(f"--resume: {checkpoints[-1]} was made with another training config.")
+        raise MacedonizerError(f"--resume: {path} was made with another training config.")
     if saved.get("data") != data_name:
         raise MacedonizerError(
-            f"--resume: the tokenizer or the data changed since {checkpoints[-1]} was written "
+            f"--resume: the tokenizer or the data changed since {path} was written "
             f"(its data cache was {saved.get('data')}, now {data_name})."
         )
+    for bad, reason in damaged:
+        _set_aside(bad, reason, path, main)
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     _set_rng_state(saved["rng"], device)
     return saved["progress"]
+
+
+def _load(path: Path, device: torch.device) -> tuple[dict | None, str]:
+    """A checkpoint's contents, or None and why it cannot be read."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+    except (torch.OutOfMemoryError, MemoryError):
+        raise  # the checkpoint may be fine: the device is full
+    # A damaged file can fail anywhere in the zip reader or the unpickler, with whatever error that part
+    # raises (RuntimeError from PytorchStreamReader, EOFError, OSError, UnpicklingError, ...): any of them
+    # means this file cannot be resumed from.
+    except Exception as exc:  # noqa: BLE001
+        return None, _reason(exc)
+    if not isinstance(saved, dict) or not CHECKPOINT_KEYS <= set(saved):
+        return None, "it does not hold a whole checkpoint"
+    return saved, ""
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason: the error's type and the first sentence of its message."""
+    sentence = first_line(exc).split(". ")[0].rstrip(".")[:160]
+    return f"{type(exc).__name__}: {sentence}" if sentence != type(exc).__name__ else sentence
+
+
+def _set_aside(bad: Path, reason: str, used: Path, main: bool) -> None:
+    """Rename a damaged checkpoint out of the way (main process only) and say so in one line."""
+    if not main:
+        return
+    target = bad.with_name(bad.name + ".damaged")
+    number = 1
+    while target.exists():
+        number += 1
+        target = bad.with_name(f"{bad.name}.damaged-{number}")
+    try:
+        os.replace(bad, target)
+        kept = f"renamed it {target.name}"
+    except OSError:
+        kept = "left it in place"
+    print(f"Warning: checkpoint {bad} cannot be read ({reason}); {kept} and resuming from {used.name}.",
+          file=sys.stderr)
 
 
 def truncate_metrics(path: Path, step: int) -> None:

@@ -30,9 +30,13 @@ from tqdm import tqdm
 from ..baselines import NGRAM_FILE, NgramBaseline, count_ngrams, save_ngrams
 from ..corpus.readers import iter_texts, resolve_inputs
 from ..errors import InputError
+from ..files import read_json
+from ..specs import portable
 
 VAL_EVERY = 50
 CACHE_VERSION = 2  # 2: n-gram counts beside the token counts
+STAMP_FILE = "stamp.json"
+"""The modification times of the inputs a cache folder was packed from (apart: meta.json is the same anywhere)."""
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -82,13 +86,18 @@ def tokenizer_fingerprint(tokenizer_dir: Path) -> str:
 
 
 def _inputs_fingerprint(sources) -> str:
+    """Names (relative to their input) and sizes: the same files in any folder give the same cache folder."""
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.name.encode())
         if source.kind != "hf":
-            stat = os.stat(source.location)
-            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(f"{os.stat(source.location).st_size}".encode())
     return digest.hexdigest()[:16]
+
+
+def _stamp(sources) -> list:
+    """The inputs' modification times: a cache whose files changed since (at the same size) is built again."""
+    return [os.stat(source.location).st_mtime_ns if source.kind != "hf" else None for source in sources]
 
 
 class Packer:
@@ -136,8 +145,11 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
         .encode()
     ).hexdigest()[:16]
     folder = tokenizer_dir / "cache" / f"seq{seq_len}-{key}"
+    stamp = _stamp(sources)
     if (folder / "meta.json").is_file():
-        return PackedData.open(folder)
+        if read_json(folder / STAMP_FILE) == stamp:
+            return PackedData.open(folder)
+        shutil.rmtree(folder)
 
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -146,7 +158,9 @@ def build_cache(inputs: list[str], tokenizer_dir: str | os.PathLike, seq_len: in
         started = time.time()
         tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
         packed = _pack(iter_texts(sources, Counter()), tokenizer, tmp, seq_len, progress, batch_size)
-        meta = {"version": CACHE_VERSION, "inputs": list(inputs), "tokenizer": str(tokenizer_dir),
+        (tmp / STAMP_FILE).write_text(json.dumps(stamp), encoding="utf-8")
+        meta = {"version": CACHE_VERSION, "inputs": [portable(text) for text in inputs],
+                "tokenizer": portable(str(tokenizer_dir)),
                 "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer_dir), "seq_len": seq_len, **packed,
                 "seconds": round(time.time() - started, 2)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -76,6 +76,15 @@ def barrier(dist: Dist) -> None:
         torch.distributed.barrier()
 
 
+def all_sum(values: list[float], dist: Dist, device: torch.device) -> list[float]:
+    """``values`` summed over every process (themselves alone); float64, so counts stay exact."""
+    if dist.world == 1:
+        return list(values)
+    total = torch.tensor(values, dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(total)
+    return total.tolist()
+
+
 def finish(dist: Dist) -> None:
     """Wait for every process, then leave the process group."""
     if dist.world > 1:

@@ -3,12 +3,14 @@
 Each step reads its sequences in the seeded data order and draws its masks
 from a generator of (seed, step, micro-batch); it accumulates
 ``grad_accum`` micro-batches (under DDP each rank its own rows, gradients
-synchronised on the last), clips, and steps AdamW at the learning rate
-``lr_factor`` gives: linear warm-up, then linear or cosine decay to 0 at the
-end of the budget (by the clock for a time budget). Every ``log_every``
-steps a line goes to metrics.jsonl (TensorBoard, the progress bar), every
-``eval_every`` a validation, every ``checkpoint_every`` a checkpoint. A
-NaN loss stops the run (``TrainingDiverged``); running out of memory says
+synchronised on the last) into the mean loss over all the step's masked
+tokens, as one process computes it on the whole batch; it clips, and steps
+AdamW at the learning rate ``lr_factor`` gives: linear warm-up, then linear
+or cosine decay to 0 at the end of the budget (by the clock for a time
+budget). Every ``log_every`` steps a line goes to metrics.jsonl
+(TensorBoard, the progress bar), every ``eval_every`` a validation, every
+``checkpoint_every`` a checkpoint. A NaN loss stops the run
+(``TrainingDiverged``); running out of memory, on a GPU or on the CPU, says
 which batch (``OutOfMemory``), Ctrl-C which checkpoint was kept
 (``Interrupted``).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,7 @@ from ..diagnostics import DIAGNOSTICS, Probe
 from ..errors import OutOfMemory, TrainingDiverged
 from .checkpoint import checkpoint_dirs, checkpoint_state, interrupted, save_checkpoint
 from .data import Order, PackedData
-from .device import Dist, autocast, peak_flops
+from .device import Dist, all_sum, autocast, peak_flops
 from .evaluate import evaluate_sequences
 from .masking import Masker, generator
 from .model import SparseMLM, mlm_parts
@@ -40,6 +43,9 @@ try:
     from torch.utils.tensorboard import SummaryWriter
 except ImportError:  # TensorBoard is optional
     SummaryWriter = None
+
+_CPU_OOM = re.compile(r"(\[enforce fail at [^\]]*\] [^\n]*?)?DefaultCPUAllocator: can't allocate memory")
+"""torch's CPU allocator message (see ``cpu_out_of_memory``), after its optional location."""
 
 PROBE_ROWS = 8
 """Validation sequences in the fixed diagnostics batch."""
@@ -99,7 +105,9 @@ def train(parts: Parts, state: dict) -> None:
     started = time.time() - state["elapsed"]
     try:
         _steps(parts, state, logger, probe, started)
-    except (torch.OutOfMemoryError, MemoryError):  # by type: CUDA, MPS and XPU raise the first, Python the second
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        if not (isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or cpu_out_of_memory(exc)):
+            raise  # any other RuntimeError is a bug and keeps its traceback
         raise OutOfMemory(
             f"Out of memory at a batch of {parts.micro} sequences × {parts.config.seq_len} tokens per process; "
             f"try a smaller --batch-size or a larger --grad-accum."
@@ -112,6 +120,22 @@ def train(parts: Parts, state: dict) -> None:
             probe.close()
     if parts.dist.main:
         _checkpoint(parts, state, started)
+
+
+def cpu_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch's CPU allocator out of memory.
+
+    CUDA, MPS and XPU raise ``torch.OutOfMemoryError`` and Python
+    ``MemoryError``, known by their types. The CPU allocator has no type of
+    its own: a failed allocation is a plain ``RuntimeError`` whose message is
+    ``DefaultCPUAllocator: can't allocate memory: you tried to allocate N
+    bytes. Error code 12 (Cannot allocate memory)``, after the location
+    ``[enforce fail at alloc_cpu.cpp:NNN] err == 0.`` in release builds. That
+    message is the only way torch reports it, so it is matched exactly: the
+    type ``RuntimeError`` itself (no subclass) and the allocator's words at
+    the start of the message, after that location at most.
+    """
+    return type(exc) is RuntimeError and _CPU_OOM.match(str(exc)) is not None
 
 
 def _steps(parts: Parts, state: dict, logger: Logger, probe: Probe | None, started: float) -> None:
@@ -153,25 +177,41 @@ def _steps(parts: Parts, state: dict, logger: Logger, probe: Probe | None, start
 
 
 def _accumulate(parts: Parts, order: Order, state: dict) -> tuple[float, int, int]:
-    """Forward and backward the step's ``grad_accum`` micro-batches: (mean loss, correct, masked tokens)."""
-    config, dist, micro, device = parts.config, parts.dist, parts.micro, parts.device
-    loss_sum, correct, masked = 0.0, 0, 0
-    for micro_step in range(config.grad_accum):
-        # The micro-batch of all processes together, and this rank's rows of it.
-        block = np.sort(order.indices(state["samples"] + micro_step * micro * dist.world, micro * dist.world))
-        rows = block[dist.rank * micro : (dist.rank + 1) * micro]
-        ids = torch.from_numpy(parts.data.train[rows].astype(np.int64))
-        inputs, labels = parts.masker(ids, generator(config.seed, state["step"], micro_step),
-                                      total_rows=micro * dist.world, row_offset=dist.rank * micro)
+    """Forward and backward the step's ``grad_accum`` micro-batches: (loss, correct, masked tokens) of the step.
+
+    The loss is the mean over every masked token of the step, on all
+    processes together, as one process would compute it on the whole batch:
+    each micro-batch's mean loss is weighted by its share of the step's
+    masked tokens (times the process count, which DDP's gradient average
+    divides out).
+    """
+    config, dist, device = parts.config, parts.dist, parts.device
+    batches = [_micro_batch(parts, order, state, micro_step) for micro_step in range(config.grad_accum)]
+    local = sum(int((labels != -100).sum()) for _, _, labels in batches)
+    total = int(all_sum([local], dist, device)[0])
+    loss_sum, correct = 0.0, 0
+    for micro_step, (ids, inputs, labels) in enumerate(batches):
         sync = micro_step == config.grad_accum - 1 or dist.world == 1
         with _no_sync(parts.trained, sync):
             with autocast(device, parts.precision):
                 loss, hits, n = parts.trained(inputs.to(device), (ids != parts.pad_id).to(device), labels.to(device))
-            (loss / config.grad_accum).backward()
-        loss_sum += loss.item()
+            (loss * (n * dist.world / max(1, total))).backward()
+        loss_sum += loss.item() * n if n else 0.0  # an empty mean is NaN: no masked token adds nothing
         correct += int(hits)
-        masked += n
-    return loss_sum / config.grad_accum, correct, masked
+    loss_sum, correct = all_sum([loss_sum, correct], dist, device)
+    return loss_sum / max(1, total), int(correct), total
+
+
+def _micro_batch(parts: Parts, order: Order, state: dict, micro_step: int):
+    """(ids, masked inputs, labels) of this process's rows of micro-batch ``micro_step`` of the step."""
+    config, dist, micro = parts.config, parts.dist, parts.micro
+    # The micro-batch of all processes together, and this rank's rows of it.
+    block = np.sort(order.indices(state["samples"] + micro_step * micro * dist.world, micro * dist.world))
+    rows = block[dist.rank * micro : (dist.rank + 1) * micro]
+    ids = torch.from_numpy(parts.data.train[rows].astype(np.int64))
+    inputs, labels = parts.masker(ids, generator(config.seed, state["step"], micro_step),
+                                  total_rows=micro * dist.world, row_offset=dist.rank * micro)
+    return ids, inputs, labels
 
 
 def _update(parts: Parts, lr: float, step: int, probe: Probe | None) -> torch.Tensor:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..baselines import NGRAM_FILE
+from ..specs import LocalSpec, parse
 from .checkpoint import config_dict
 from .device import hardware
 from .loop import Parts
@@ -25,14 +26,24 @@ from .loop import Parts
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
-def write_training_config(parts: Parts) -> None:
-    """OUT/training_config.json: the training config, the shape, the data and where the run trains."""
+def write_training_config(parts: Parts, data_inputs: list[str], tokenizer_dir: Path) -> None:
+    """OUT/training_config.json: the training config, the shape, the data and where the run trains.
+
+    Local data and the tokenizer are named relative to OUT (``specs.parse(p).relative_to(OUT)`` reads them
+    back), so that the file holds no absolute path and reads alike wherever the run's folder is.
+    """
     parts.out.mkdir(parents=True, exist_ok=True)
+    data = {**parts.data.meta, "inputs": [_relative(text, parts.out) for text in data_inputs],
+            "tokenizer": os.path.relpath(tokenizer_dir, parts.out)}
     (parts.out / "training_config.json").write_text(json.dumps({
-        "train": config_dict(parts.config), "size": asdict(parts.size), "data": parts.data.meta,
+        "train": config_dict(parts.config), "size": asdict(parts.size), "data": data,
         "parameters": parts.size.parameters(parts.data.vocab_size), "world_size": parts.dist.world,
         "device": str(parts.device), "precision": parts.precision,
     }, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def _relative(text: str, out: Path) -> str:
+    return os.path.relpath(text, out) if isinstance(parse(text), LocalSpec) else text
 
 
 def write_model(parts: Parts, tokenizer_dir: Path, final: dict, state: dict) -> None:

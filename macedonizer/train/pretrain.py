@@ -52,7 +52,8 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
     held = held_at_zero(model, weight_masks, device)
     sparse = SparseMLM(model)
     optimizer = build_optimizer(model, config, size, device)
-    state = resume(out, model, optimizer, config, data.folder.name, device) if run_config.resume else fresh_state()
+    state = (resume(out, model, optimizer, config, data.folder.name, device, dist.main) if run_config.resume
+             else fresh_state())
     if dist.main:  # metrics logged after the point a run restarts from would be duplicated
         truncate_metrics(out / "metrics.jsonl", state["step"])
         truncate_metrics(out / DIAGNOSTICS, state["step"])
@@ -62,7 +63,7 @@ def run(data_inputs: list[str], tokenizer_dir: str | os.PathLike, out_dir: str |
                   model=model, sparse=sparse, trained=trained, optimizer=optimizer, held_at_zero=held, size=size,
                   device=device, precision=precision, dist=dist)
     if dist.main:
-        write_training_config(parts)
+        write_training_config(parts, data_inputs, tokenizer_dir)
     train(parts, state)
     if dist.main:
         write_model(parts, tokenizer_dir, validate(parts, config.final_eval_batches), state)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from macedonizer.corpus import langid
@@ -54,9 +56,14 @@ def test_abbreviations_are_not_prepositions():
     assert langid.rule_evidence("во 19 в. во с. Брајчино") == langid.rule_evidence("во 19 во Брајчино")
 
 
-def test_score_is_a_probability():
-    for text in MACEDONIAN + list(NEIGHBOURS.values()):
-        assert 0.0 <= langid.score(text).mk_score <= 1.0
+def test_score_is_the_logistic_of_the_evidence_and_ranks_macedonian_first():
+    neighbours = [langid.score(text) for text in NEIGHBOURS.values()]
+    for text in MACEDONIAN:
+        ours = langid.score(text)
+        # Every Macedonian sentence scores above every neighbour, and more evidence means a higher score.
+        assert all(ours.mk_score > other.mk_score and ours.evidence > other.evidence for other in neighbours), text
+    for verdict in [langid.score(text) for text in MACEDONIAN] + neighbours:
+        assert verdict.mk_score == pytest.approx(1.0 / (1.0 + math.exp(-verdict.evidence)), rel=1e-9, abs=1e-300)
 
 
 # Everyday short sentences, the same 25 in each language, written for this

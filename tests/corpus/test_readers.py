@@ -26,8 +26,8 @@ def test_txt_one_document_per_line(tmp_path):
     path.write_text(MK[0] + "\n\n" + MK[1] + "\r\n" + MK[2], encoding="utf-8")
     docs, stats = read_all(path)
     assert [d.text for d in docs] == MK
-    assert [d.id for d in docs] == [f"{path}:1", f"{path}:3", f"{path}:4"]
-    assert all(d.source == str(path) for d in docs)
+    assert [d.id for d in docs] == ["a.txt:1", "a.txt:3", "a.txt:4"]  # named relative to the input: no folder
+    assert all(d.source == "a.txt" for d in docs)
 
 
 def test_txt_paragraphs(tmp_path):
@@ -48,7 +48,7 @@ def test_jsonl_with_damage_counted(tmp_path):
         f.write(json.dumps({"body": MK[1]}, ensure_ascii=False) + "\n")
     docs, stats = read_all(path, text_field="body")
     assert [d.text for d in docs] == MK[:2]
-    assert docs[0].id == f"{path}:x1" and docs[1].id == f"{path}:5"
+    assert docs[0].id == f"{path.name}:x1" and docs[1].id == f"{path.name}:5"
     assert stats["malformed_json"] == 1 and stats["missing_text_field"] == 2
 
 
@@ -185,7 +185,7 @@ def test_mediawiki_dump_articles_become_plain_text(tmp_path):
     assert [d.text for d in docs] == [
         "Охрид е град во Македонија, на Охридското Езеро.\n\nГрадот бил познат како Лихнид."
     ]
-    assert docs[0].id == f"{path}:Охрид"
+    assert docs[0].id == f"{path.name}:Охрид"
 
 
 

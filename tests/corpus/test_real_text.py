@@ -10,6 +10,8 @@ import pytest
 
 from macedonizer.corpus.pipeline import CleanConfig, RunOptions, parse_filters, run
 
+pytestmark = pytest.mark.slow  # see pyproject: `pytest -m "not slow"` leaves it out
+
 LANG_ONLY = CleanConfig(filters=parse_filters("lang"))
 
 

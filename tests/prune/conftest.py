@@ -6,7 +6,8 @@ import pytest
 from transformers import AutoModelForMaskedLM
 
 from macedonizer.configs import RunConfig, TrainConfig
-from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train.pretrain import run
 from tests.conftest import SAMPLE_DIR
 

@@ -13,7 +13,8 @@ from macedonizer.cli import main
 from macedonizer.configs import RunConfig, TrainConfig
 from macedonizer.errors import MacedonizerError
 from macedonizer.prune import apply_method, derive, encoder_matrices, parse_method
-from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train.output import TOKENIZER_FILES
 from macedonizer.train.pretrain import run
 from tests.prune.conftest import PARENT, QUIET, SAMPLE, layer_state, load

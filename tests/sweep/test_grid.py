@@ -29,21 +29,21 @@ def test_a_second_sweep_reruns_only_what_is_missing(swept, tok, monkeypatch):
     monkeypatch.setattr(pretrain, "run", counting)
     sweep.run([SAMPLE], tok, swept, GRID, progress=False)
     assert trained == []
-    (swept / "runs" / "L1-H32-post-ln-wu0-lr0.002" / "outcome.json").unlink()  # as if interrupted
+    (swept / "runs" / "L1-H32-post-ln-wu0-lr0.005" / "outcome.json").unlink()  # as if interrupted
     sweep.run([SAMPLE], tok, swept, replace(GRID, variants=("post-ln",)), progress=False)
-    assert trained == [(2e-3, "post-ln", True)]
+    assert trained == [(5e-3, "post-ln", True)]
     with pytest.raises(MacedonizerError, match="another budget"):
         sweep.run([SAMPLE], tok, swept, replace(GRID, steps=7), progress=False)
 
 
 def test_each_point_trains_under_the_sweeps_budget_and_settings():
     point = GRID.points()[0]
-    assert (point.name, len(GRID.points())) == ("L1-H32-post-ln-wu0-lr0.002", 4)
+    assert (point.name, len(GRID.points())) == ("L1-H32-post-ln-wu0-lr0.005", 4)
     train, how = point.train_config(GRID), point.run_config(GRID)
-    assert (train.size, train.lr, train.max_steps, train.seq_len, train.final_eval_batches) == ("L1/H32", 2e-3, 6, 32, 1)
-    assert (how.device, how.resume, how.progress, how.eval_every, how.diagnostics_every) == ("cpu", True, False, 3, 2)
-    by_tokens = replace(GRID, steps=None, tokens=768)  # 6 batches of 4 × 32 tokens
-    assert by_tokens.points()[0].train_config(by_tokens).steps() == 6
+    assert (train.size, train.lr, train.max_steps, train.seq_len, train.final_eval_batches) == ("L1/H32", 5e-3, 30, 32, 1)
+    assert (how.device, how.resume, how.progress, how.eval_every, how.diagnostics_every) == ("cpu", True, False, 15, 10)
+    by_tokens = replace(GRID, steps=None, tokens=7680)  # 30 batches of 8 × 32 tokens
+    assert by_tokens.points()[0].train_config(by_tokens).steps() == 30
 
 
 # ---------------------------------------------------------------- the engine's remedies the grid's axes turn on

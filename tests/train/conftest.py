@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from macedonizer.configs import RunConfig, TrainConfig
-from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 
 SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")

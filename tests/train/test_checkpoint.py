@@ -3,8 +3,9 @@ from dataclasses import replace
 import pytest
 
 from macedonizer.configs import TrainConfig
-from macedonizer.errors import MacedonizerError
-from macedonizer.tokenizer import TokenizerConfig, run as train_tokenizer
+from macedonizer.errors import InputError, MacedonizerError
+from macedonizer.configs import TokenizerConfig
+from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train import loop
 from macedonizer.train.pretrain import run
 from tests.train.conftest import QUIET, RESUME, SAMPLE, SMALL, losses
@@ -14,13 +15,13 @@ class _Crash(Exception):
     pass
 
 
-def _crash_after_step_3(monkeypatch):
-    """Make the next run die right after writing its step-3 checkpoint; return the real ``save_checkpoint``."""
+def _crash_after_step(monkeypatch, at: int = 3):
+    """Make the next run die right after writing its step-``at`` checkpoint; return the real ``save_checkpoint``."""
     real_save = loop.save_checkpoint
 
     def save_then_crash(out, state, step, keep):
         path = real_save(out, state, step, keep)
-        if step == 3:
+        if step == at:
             raise _Crash()
         return path
 
@@ -30,7 +31,7 @@ def _crash_after_step_3(monkeypatch):
 
 def test_resume_reproduces_the_uninterrupted_losses(tok, tmp_path, monkeypatch):
     straight = run([SAMPLE], tok, tmp_path / "a", SMALL, QUIET)
-    real_save = _crash_after_step_3(monkeypatch)
+    real_save = _crash_after_step(monkeypatch)
     with pytest.raises(_Crash):
         run([SAMPLE], tok, tmp_path / "b", SMALL, QUIET)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
@@ -56,7 +57,7 @@ def test_resume_refuses_another_config_or_tokenizer(tok, tmp_path):
 
 def test_resume_accepts_other_logging_and_checkpoint_intervals(tok, tmp_path, monkeypatch):
     """How often a run logs, validates and saves is not part of what it trains: --resume takes new ones."""
-    real_save = _crash_after_step_3(monkeypatch)
+    real_save = _crash_after_step(monkeypatch)
     with pytest.raises(_Crash):
         run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
@@ -64,3 +65,43 @@ def test_resume_accepts_other_logging_and_checkpoint_intervals(tok, tmp_path, mo
                   replace(RESUME, log_every=2, eval_every=5, eval_batches=1, checkpoint_every=2, keep_checkpoints=1))
     straight = dict(losses(run([SAMPLE], tok, tmp_path / "straight", SMALL, QUIET)))
     assert losses(resumed) == [(step, straight[step]) for step in (1, 2, 3, 4, 6)]  # logged every 2 steps after
+
+
+def _cut_in_half(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_a_damaged_last_checkpoint_is_set_aside_for_the_one_before(tok, tmp_path, monkeypatch, capsys):
+    straight = run([SAMPLE], tok, tmp_path / "a", SMALL, QUIET)
+    real_save = _crash_after_step(monkeypatch, at=6)
+    with pytest.raises(_Crash):
+        run([SAMPLE], tok, tmp_path / "b", SMALL, QUIET)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    folder = tmp_path / "b" / "checkpoints"
+    _cut_in_half(folder / "step-00000006" / "state.pt")
+    damaged_bytes = (folder / "step-00000006" / "state.pt").read_bytes()
+    capsys.readouterr()
+    resumed = run([SAMPLE], tok, tmp_path / "b", SMALL, RESUME)
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert warnings == [f"Warning: checkpoint {folder / 'step-00000006'} cannot be read (RuntimeError: "
+                        "PytorchStreamReader failed reading zip archive: failed finding central directory); "
+                        "renamed it step-00000006.damaged and resuming from step-00000003."]
+    assert losses(resumed) == losses(straight) and [s for s, _ in losses(resumed)] == [1, 2, 3, 4, 5, 6]
+    # Nothing lost: the damaged file is kept beside the new step-6 checkpoint, byte for byte.
+    assert (folder / "step-00000006.damaged" / "state.pt").read_bytes() == damaged_bytes
+    assert sorted(p.name for p in folder.iterdir()) == ["step-00000003", "step-00000006", "step-00000006.damaged"]
+
+
+def test_when_no_checkpoint_can_be_read_resume_says_so_in_one_sentence(tok, tmp_path):
+    out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
+    folder = out / "checkpoints"
+    _cut_in_half(folder / "step-00000006" / "state.pt")
+    (folder / "step-00000003" / "state.pt").write_bytes(b"")
+    with pytest.raises(InputError) as info:
+        run([SAMPLE], tok, out, SMALL, RESUME)
+    assert str(info.value) == (
+        f"--resume: no checkpoint in {folder} can be read (step-00000006: RuntimeError: PytorchStreamReader failed "
+        "reading zip archive: failed finding central directory; step-00000003: EOFError: Ran out of input); they "
+        "are left as they are: move them away to start afresh.")
+    assert sorted(p.name for p in folder.iterdir()) == ["step-00000003", "step-00000006"]  # nothing renamed

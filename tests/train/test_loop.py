@@ -1,13 +1,16 @@
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
 from click.testing import CliRunner
 
 from macedonizer.cli import main
+from macedonizer.configs import ModelSize
 from macedonizer.errors import Interrupted, MacedonizerError, OutOfMemory
 from macedonizer.train import loop
+from macedonizer.train.device import Dist
 from macedonizer.train.loop import lr_factor
 from macedonizer.train.model import SparseMLM
 from macedonizer.train.pretrain import run
@@ -56,20 +59,41 @@ def _raising(error, after: int = 0):
     return forward_or_raise
 
 
+class _OwnRuntimeError(RuntimeError):
+    """A library's own error type, whatever its words."""
+
+
+CPU_OUT_OF_MEMORY = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                     "you tried to allocate 1125899906842624 bytes. Error code 12 (Cannot allocate memory)")
+"""What torch 2.13 on Linux raises for ``torch.empty(2**50, dtype=torch.uint8)``, word for word."""
+
+
 @pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
-                                   MemoryError()])
+                                   MemoryError(), RuntimeError(CPU_OUT_OF_MEMORY)])
 def test_running_out_of_memory_suggests_a_smaller_batch(tok, tmp_path, monkeypatch, error):
     monkeypatch.setattr(SparseMLM, "forward", _raising(error))
     with pytest.raises(OutOfMemory, match="Out of memory at a batch of 4 sequences × 32 tokens.*--batch-size"):
         run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
 
 
-def test_out_of_memory_is_known_by_its_type_not_its_words(tok, tmp_path, monkeypatch):
-    bug = RuntimeError("Trying to allocate a tensor with negative dimension -1")
-    monkeypatch.setattr(SparseMLM, "forward", _raising(bug))
-    with pytest.raises(RuntimeError, match="negative dimension") as info:
+@pytest.mark.parametrize("message", ["Trying to allocate a tensor with negative dimension -1",
+                                     "can't allocate memory", "my code: DefaultCPUAllocator: can't allocate memory"])
+def test_any_other_runtime_error_keeps_its_traceback(tok, tmp_path, monkeypatch, message):
+    """Out of memory is known by its type, or on the CPU by the allocator's own words at the start; nothing else."""
+    monkeypatch.setattr(SparseMLM, "forward", _raising(RuntimeError(message)))
+    with pytest.raises(RuntimeError) as info:
         run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
-    assert not isinstance(info.value, MacedonizerError)  # a bug keeps its traceback
+    assert type(info.value) is RuntimeError and str(info.value) == message  # a bug keeps its traceback
+
+
+def test_cpu_out_of_memory_is_recognised_by_type_and_words():
+    assert loop.cpu_out_of_memory(RuntimeError(CPU_OUT_OF_MEMORY))
+    assert loop.cpu_out_of_memory(RuntimeError(CPU_OUT_OF_MEMORY.split("0. ", 1)[1]))  # without the location
+    assert not loop.cpu_out_of_memory(ValueError(CPU_OUT_OF_MEMORY))
+    assert not loop.cpu_out_of_memory(_OwnRuntimeError(CPU_OUT_OF_MEMORY))
+    with pytest.raises(RuntimeError) as real:  # this torch's own words: 1 PiB is more than any address space
+        torch.empty(2**50, dtype=torch.uint8)
+    assert loop.cpu_out_of_memory(real.value)
 
 
 def test_ctrl_c_says_which_checkpoint_was_kept(tok, tmp_path, monkeypatch):
@@ -113,3 +137,21 @@ def test_a_time_budget_decays_the_learning_rate_to_zero_by_the_clock(tok, tmp_pa
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # decays by the clock, never back up
     assert lrs[-1] < 0.1 * config.lr and max(lrs) > 0.8 * config.lr
     assert json.loads((out / "eval.json").read_text())["seconds"] >= 20.0
+
+
+def test_the_speed_is_the_tokens_since_the_last_line_over_the_seconds(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(loop.time, "time", lambda: clock[0])
+    monkeypatch.setattr(loop, "peak_flops", lambda device: 1e9)
+    size = ModelSize(2, 64)
+    parts = SimpleNamespace(size=size, config=SimpleNamespace(seq_len=32), device=torch.device("cpu"),
+                            dist=Dist(world=2))
+    speed = loop._Speed(parts)
+    speed.tokens += 3 * 4 * 32
+    clock[0] = 102.0
+    per_token = 6 * size.non_embedding_parameters() + 12 * 2 * 64 * 32
+    assert speed.measure() == {"tokens_per_s": 192.0, "mfu": round(192.0 * per_token / 2e9, 4)}
+    speed.restart()
+    speed.tokens += 128
+    clock[0] = 106.0
+    assert speed.measure()["tokens_per_s"] == 32.0  # counted from the restart, not the start

@@ -1,7 +1,9 @@
+import pytest
+import torch
 from transformers import BertForMaskedLM
 
-from macedonizer.configs import SIZES, ModelSize
-from macedonizer.train.model import bert_config
+from macedonizer.configs import SIZES, ModelSize, TrainConfig
+from macedonizer.train.model import SparseMLM, bert_config, build_model
 
 
 def test_size_registry_matches_transformers():
@@ -11,3 +13,23 @@ def test_size_registry_matches_transformers():
     for size in (SIZES["tiny"], ModelSize(3, 96)):
         model = BertForMaskedLM(bert_config(size, 1000))
         assert size.parameters(1000) == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("variant", ["post-ln", "pre-ln"])
+def test_the_sparse_head_scores_as_the_full_masked_lm(variant):
+    """The head on the masked positions alone gives the loss transformers computes from every position's logits."""
+    vocab = {f"t{i}": i for i in range(96)} | {"[PAD]": 96, "[CLS]": 97, "[SEP]": 98, "[MASK]": 99}
+    model = build_model(ModelSize(2, 64), vocab, TrainConfig(variant=variant)).eval()
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 96, (3, 16), generator=generator)
+    attention_mask = torch.ones_like(ids)
+    ids[2, 12:], attention_mask[2, 12:] = 96, 0  # a padded row
+    labels = torch.where(torch.rand(ids.shape, generator=generator) < 0.3, ids, torch.full_like(ids, -100))
+    labels[2, 12:] = -100
+    with torch.no_grad():
+        loss, correct, masked = SparseMLM(model)(ids, attention_mask, labels)
+        full = model(input_ids=ids, attention_mask=attention_mask, labels=labels)
+    selected = labels != -100
+    assert masked == int(selected.sum()) > 5
+    assert float(loss) == pytest.approx(float(full.loss), abs=1e-6)
+    assert int(correct) == int((full.logits[selected].argmax(-1) == labels[selected]).sum())

@@ -20,7 +20,12 @@ def test_training_writes_a_standard_model(tok, tmp_path):
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000003", "step-00000006"]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["split"] == "val"] == [3, 6]
-    assert all(np.isfinite(r["loss"]) and r["tokens_per_s"] > 0 for r in rows if r["split"] == "train")
+    train = [r for r in rows if r["split"] == "train"]
+    assert [(r["step"], r["tokens"]) for r in train] == [(step, step * 4 * 32) for step in range(1, 7)]
+    assert all(np.isfinite(r["loss"]) for r in train)
+    # tokens / seconds, each rounded to 0.1 in eval.json: the rate agrees within that rounding.
+    tokens, seconds, rate = evaluation["tokens"], evaluation["seconds"], evaluation["tokens_per_s"]
+    assert tokens / (seconds + 0.05) - 0.05 <= rate <= tokens / max(seconds - 0.05, 1e-9) + 0.05
 
 
 FILL_MASK = """
