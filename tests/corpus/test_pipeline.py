@@ -170,7 +170,7 @@ def documents_read(reason: str) -> int:
     return int(reason.rpartition("read ")[2].split()[0])
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_damaged_inputs_are_reported_per_file_and_the_rest_is_cleaned(tmp_path, workers):
     inputs, bad = damaged_among_good(tmp_path)
     out = run([str(p) for p in inputs], tmp_path / "out", CleanConfig(filters=()),
@@ -193,7 +193,7 @@ def test_inputs_that_are_all_damaged_say_which_in_the_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("workers, quiet", [("1", []), ("2", ["-q"])])
+@pytest.mark.parametrize("workers, quiet", [("1", []), pytest.param("2", ["-q"], marks=pytest.mark.slow)])
 def test_the_cli_warns_once_per_damaged_file_and_exits_0(tmp_path, workers, quiet):
     inputs, bad = damaged_among_good(tmp_path)
     out = tmp_path / "out"

@@ -18,6 +18,7 @@ from tests.sweep.conftest import GRID, SAMPLE
 # ---------------------------------------------------------------- running a grid
 
 
+@pytest.mark.slow  # a worker pool
 def test_a_second_sweep_reruns_only_what_is_missing(swept, tok, monkeypatch):
     trained = []
     real = pretrain.run

@@ -9,6 +9,7 @@ from macedonizer.errors import MacedonizerError
 from macedonizer.sweep.report import summary_line
 
 
+@pytest.mark.slow  # a worker pool
 def test_a_sweep_writes_every_report_file(swept):
     rows = list(csv.DictReader((swept / "runs.csv").open(encoding="utf-8")))
     assert len(rows) == 4
@@ -27,6 +28,7 @@ def test_a_sweep_writes_every_report_file(swept):
     assert not list(swept.glob("runs/*/checkpoints"))
 
 
+@pytest.mark.slow  # a worker pool
 def test_the_report_reads_the_runs_again_and_needs_one(swept, tmp_path):
     outcomes = sweep.load_outcomes(swept)
     assert sorted(o["name"] for o in outcomes) == sorted(p.name for p in (swept / "runs").iterdir())
