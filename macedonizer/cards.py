@@ -21,6 +21,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from matplotlib.figure import Figure
 
+from .build.downstream import DOWNSTREAM_FILE
 from .configs import check_licence, check_repo_id
 from .corpus.recipes import load_recipe
 from .errors import ConfigError, InputError
@@ -75,9 +76,34 @@ def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: 
             "verdict": judge(evaluation["validation"]).level,
             "link": link if sibling.resolve() != model_dir.resolve() else None,
             "derived": _derived_from(sibling),
+            "downstream": (_downstream(sibling) or {}).get("accuracy"),
             "data": (config["data"].get("tokenizer_fingerprint"), tuple(config["data"]["inputs"])),
         })
     return sorted(rows, key=lambda r: r["parameters"])
+
+
+def _downstream(model_dir: Path) -> dict | None:
+    """The model's scores on the build's downstream task (its ``downstream.json``), for the card; None without."""
+    record = read_json(model_dir / DOWNSTREAM_FILE)
+    if not record:
+        return None
+    scores = record["scores"]
+    cells = {name: {"accuracy": _percent(s["accuracy"]), "macro_f1": _percent(s["macro_f1"])}
+             for name, s in scores.items()}
+    return {**record, "cells": cells, "accuracy": cells["model"]["accuracy"],
+            "task_name": "Part-of-speech tagging (UPOS)" if record["task"] == "upos" else record["task"],
+            "words": _thousands(record["words"])}
+
+
+def _downstream_results(downstream: dict | None) -> list[EvalResult]:
+    """The downstream scores as model-index entries (0–1, as the masked-LM ones)."""
+    if not downstream:
+        return []
+    where = {"task_type": "token-classification", "task_name": downstream["task_name"], "dataset_type": "conllu",
+             "dataset_name": downstream["test"], "dataset_split": downstream["split"]}
+    model = downstream["scores"]["model"]
+    return [EvalResult(**where, metric_type="accuracy", metric_name="Accuracy", metric_value=model["accuracy"]),
+            EvalResult(**where, metric_type="f1", metric_name="Macro-F1", metric_value=model["macro_f1"])]
 
 
 def _derived_from(model_dir: Path) -> str | None:
@@ -221,7 +247,7 @@ def _tokenizer_rows(tokenizer_dir: Path) -> list[tuple[str, dict]]:
 
 
 def _card_data(licence: str, size_name: str, datasets: list[str], model_name: str, validation: dict,
-               examples: list[str]) -> ModelCardData:
+               examples: list[str], downstream: dict | None) -> ModelCardData:
     """The card's metadata, as the Hub reads it: language, licence, pipeline tag, widget, model-index."""
     held_out = {"task_type": "fill-mask", "task_name": "Masked language modelling", "dataset_type": "held-out",
                 "dataset_name": "Held-out validation documents"}
@@ -238,6 +264,7 @@ def _card_data(licence: str, size_name: str, datasets: list[str], model_name: st
                        metric_value=validation["masked_accuracy"]),
             EvalResult(**held_out, metric_type="loss", metric_name="Cross-entropy loss",
                        metric_value=validation["loss"]),
+            *_downstream_results(downstream),
         ],
         widget=[{"text": e} for e in examples],
     )
@@ -320,6 +347,7 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     cleaning, sources, found_datasets = _cleaning([str(parse(p).relative_to(model_dir)) for p in data["inputs"]])
     examples = [e.format(mask=mask_token) for e in EXAMPLES]
     family = _family(model_dir, repo_id, size_name, family_repos, members)
+    downstream = _downstream(model_dir)
     documents = data["documents"]
     data_description = (
         f"{_thousands(documents['train'])} documents ({_thousands(data['train_tokens'])} tokens) for training and "
@@ -327,11 +355,12 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     )
     card = ModelCard.from_template(
         _card_data(licence, size_name, sorted(set(found_datasets) | set(datasets)), model_name, validation,
-                   examples),
+                   examples, downstream),
         template_str=(resources.files("macedonizer._model_cards") / "model_card.md").read_text(encoding="utf-8"),
         model_name=model_name, size_name=size_name, layers=shape["layers"], hidden=shape["hidden"],
         heads=shape["heads"], parameters_m=f"{evaluation['parameters'] / 1e6:.1f}", mask_token=mask_token,
-        family=family, same_data=len({m["data"] for m in family}) == 1, data_description=data_description,
+        family=family, family_downstream=any(m["downstream"] for m in family), downstream=downstream,
+        same_data=len({m["data"] for m in family}) == 1, data_description=data_description,
         cleaning=cleaning, derived=_derivation(model_dir, family_repos),
         **_tokenizer_values(model_dir, tokenizer_config, data),
         tokenizer_eval=_tokenizer_rows(model_dir / data["tokenizer"]),

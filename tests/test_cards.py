@@ -150,3 +150,39 @@ def test_bad_input(family, tmp_path):
         render(tmp_path)
     result = CliRunner().invoke(main, ["card", str(model)])
     assert result.exit_code == 0 and result.output.startswith("Card: ")
+
+
+def _downstream_record(accuracy: float) -> dict:
+    """A downstream.json as the build's downstream stage writes it."""
+    score = {"accuracy": accuracy, "macro_f1": accuracy - 0.1, "words": 400}
+    return {"task": "upos", "train": "mk-train.conllu", "test": "mk-test.conllu", "split": "test", "words": 400,
+            "labels": 17, "scores": {"model": score, "most_frequent_tag": {**score, "accuracy": 0.8125},
+                                     "random_init": {**score, "accuracy": 0.6875}}}
+
+
+def test_downstream_scores_make_a_section_a_family_column_and_model_index_entries(family, tmp_path):
+    import shutil
+
+    root, _ = family
+    models = tmp_path / "models"
+    shutil.copytree(root / "models", models, ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
+    before = render(models / "L2-H64").read_text(encoding="utf-8")
+    assert "## Downstream" not in before and "UPOS accuracy" not in before
+    (models / "L2-H64" / "downstream.json").write_text(json.dumps(_downstream_record(0.9375)))
+    path = render(models / "L2-H64")
+    text = path.read_text(encoding="utf-8")
+    assert "## Downstream" in text and "`mk-train.conllu`" in text and "`mk-test.conllu` (test, 400 words" in text
+    assert "| this model, fine-tuned | 93.8% | 83.8% |" in text
+    assert "| most frequent tag | 81.2% |" in text and "| random init, fine-tuned | 68.8% |" in text
+    # The family table: a column, filled for the member with scores, a dash for the other.
+    assert "| verdict | UPOS accuracy |" in text
+    rows = {line.split(" |")[0]: line for line in text.splitlines() if line.startswith("| L")}
+    assert rows["| L2-H64 (this model)"].endswith("| 93.8% |") and rows["| L1-H32"].endswith("| – |")
+    results = ModelCard.load(path).data.eval_results
+    tagging = [r for r in results if r.task_type == "token-classification"]
+    assert [(r.metric_type, r.metric_value, r.dataset_name, r.dataset_split) for r in tagging] == [
+        ("accuracy", 0.9375, "mk-test.conllu", "test"), ("f1", 0.8375, "mk-test.conllu", "test")]
+    assert [r.task_type for r in results].count("fill-mask") == 2  # the masked-LM entries stay
+    # The sibling's card shows the column too, though it has no section of its own.
+    sibling = render(models / "L1-H32").read_text(encoding="utf-8")
+    assert "UPOS accuracy" not in sibling and "| downstream accuracy |" in sibling and "## Downstream" not in sibling

@@ -6,12 +6,14 @@ The modules, one idea each:
   objects; ``read`` (a file, ``--set`` overrides, ``--sizes``),
   ``from_table``, and the resolved config as TOML (``to_toml``). Torch-free.
 * ``stages``: what each stage does (clean, tokenizer, sweep, pretrain per
-  size, derive, eval, cards, push): its fingerprint inputs, its work and its
+  size, derive, eval, downstream, cards, push): its fingerprint inputs, its work and its
   done-check; ``plan`` lists them in order.
 * ``executor``: fingerprints and manifests, the skip / resume / run loop, and
   ``run``, which returns a ``BuildResult`` and writes ``OUT/build.json``.
 * ``report``: the stage lines and the summary table as text, for the command
   line to print.
+* ``downstream``: the ``[downstream]`` table (CoNLL-U files and fine-tuning
+  settings) and the ``downstream.json`` each model's card reads. Torch-free.
 
 ``from macedonizer import build; build.run(build.read("my.toml"), "mk-bert/")``
 is ``macedonizer build my.toml -o mk-bert`` without the printing.

@@ -25,14 +25,14 @@ from typing import Any
 
 import tomli_w
 
-from ..configs import (BUDGET_KEYS, PRECISIONS, RunConfig, TrainConfig, check_choice, check_licence, check_range,
-                       check_repo_id, keep_one_budget, recipe_for, resolve_size)
+from ..configs import (BUDGET_KEYS, PRECISIONS, RunConfig, TokenizerConfig, TrainConfig, check_choice, check_licence,
+                       check_range, check_repo_id, keep_one_budget, recipe_for, resolve_size)
 from ..corpus.config import CleanConfig, parse_filters
 from ..errors import ConfigError, MacedonizerError
 from ..fields import merge, to_dataclass, unknown_keys
 from ..prune import parse_method
 from ..specs import parse, portable
-from ..configs import TokenizerConfig
+from .downstream import DownstreamSection, from_table as downstream_from_table, portable_section
 
 DEMO = "demo"
 RUN_KEYS = ("log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints", "diagnostics_every")
@@ -150,6 +150,7 @@ class BuildConfig:
     eval: EvalSection = field(default_factory=EvalSection)
     card: CardSection = field(default_factory=CardSection)
     push: PushSection = field(default_factory=PushSection)
+    downstream: DownstreamSection | None = None  # [downstream] (build.downstream); None: no such stage
 
     @property
     def family(self) -> list[str]:
@@ -233,7 +234,7 @@ def _apply_override(table: dict, item: str) -> None:
 
 def from_table(table: dict, source: str = "config", base: Path | None = None) -> BuildConfig:
     """Check and convert a parsed TOML table."""
-    known = {"build", "corpus", "clean", "tokenizer", "pretrain", "sweep", "derive", "eval", "card", "push"}
+    known = {"build", "corpus", "clean", "tokenizer", "pretrain", "sweep", "derive", "eval", "card", "push", "downstream"}
     unknown_keys(table, known, source, "")
     build = to_dataclass(BuildSection, table.get("build", {}), source, "build")
     corpus = to_dataclass(CorpusSection, table.get("corpus", {}), source, "corpus")
@@ -272,9 +273,10 @@ def from_table(table: dict, source: str = "config", base: Path | None = None) ->
     card = to_dataclass(CardSection, table.get("card", {}), source, "card")
     push = to_dataclass(PushSection, table.get("push", {}), source, "push")
     _check_push(push, [*pretrain, *(d.name for d in derive)], source)
+    downstream = downstream_from_table(table.get("downstream"), source, lambda p: _relative(p, base))
     return BuildConfig(source=source, build=build, corpus=corpus, clean=clean, tokenizer=tokenizer,
                        pretrain=pretrain, runs=runs, auto_lr=auto_lr, sweep=sweep, derive=derive, eval=evaluation, card=card,
-                       push=push)
+                       push=push, downstream=downstream)
 
 
 def _relative(path: str, base: Path | None) -> str:
@@ -370,7 +372,8 @@ def resolved_table(config: BuildConfig, portable_paths: bool = False) -> dict:
         config = dataclasses.replace(
             config, corpus=CorpusSection(_portable(config.corpus.inputs)),
             tokenizer=dataclasses.replace(config.tokenizer, eval_texts=_portable(config.tokenizer.eval_texts)),
-            eval=dataclasses.replace(config.eval, texts=_portable(config.eval.texts)))
+            eval=dataclasses.replace(config.eval, texts=_portable(config.eval.texts)),
+            downstream=config.downstream and portable_section(config.downstream, portable))
     pretrain: dict[str, Any] = {"size": {}}
     for size, train in config.pretrain.items():
         row = _plain(train)
@@ -396,6 +399,8 @@ def resolved_table(config: BuildConfig, portable_paths: bool = False) -> dict:
     table["eval"] = _plain(config.eval)
     table["card"] = _plain(config.card)
     table["push"] = _plain(config.push)
+    if config.downstream:
+        table["downstream"] = config.downstream.table()
     return table
 
 

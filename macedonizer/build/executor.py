@@ -31,6 +31,7 @@ from ..errors import MacedonizerError
 from ..files import read_json, write_text_atomic
 from ..verdict import judge
 from .config import BuildConfig, resolved_table
+from .downstream import DOWNSTREAM_FILE
 from .stages import Build, Outcome, Stage, plan
 
 UP_TO_DATE, RUNNING, RESUMING, DONE = "up to date", "running", "resuming", "done"
@@ -108,6 +109,8 @@ class ModelRow:
     """Its Hub URL, when this build published it."""
     guesses: dict
     """The top 5 guesses for each of the card's example sentences."""
+    downstream: dict | None = None
+    """Its ``downstream.json`` (fine-tuned on the [downstream] task, beside the baselines), when the build has one."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ def summarise(build: Build, manifests: Manifests) -> list[ModelRow]:
             verdict=judge(validation or None).level, seconds=evaluation.get("seconds"),
             path=str(directory), hub=(manifests.get(f"push {name}") or {}).get("url"),
             guesses=(read_json(directory / "heldout.json") or {}).get("fill_check") or {},
+            downstream=read_json(directory / DOWNSTREAM_FILE) if build.config.downstream else None,
         ))
     return rows
 

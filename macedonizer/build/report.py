@@ -39,24 +39,41 @@ def summary(result: BuildResult) -> str:
               "every scored token masked; 'unigram' always predicts the most frequent token, 'n-gram' predicts "
               "each masked token from its neighbours. A model learned when it beats the n-gram baseline beyond "
               "noise."]
+    tested = next((row.downstream for row in result.models if row.downstream), None)
+    if tested:
+        lines.append(f"{tested['task'].upper()} is the accuracy of each model fine-tuned on {tested['train']}, "
+                     f"scored on {tested['test']} ({tested['split']}), beside the most-frequent-tag tagger and the "
+                     "same architecture fine-tuned from a random initialisation: what pretraining bought.")
     return "\n".join(lines)
 
 
 def _table(rows: list[ModelRow]) -> list[str]:
     header = ("model", "parameters", "accuracy", "unigram", "n-gram", "verdict", "train time", "output", "Hub")
+    tested = next((r.downstream for r in rows if r.downstream), None)
+    if tested:  # beside the masked-LM columns, before the folder
+        task = tested["task"]
+        header = (*header[:7], task, f"{task} most-freq", f"{task} random", *header[7:])
     table = [header]
     for r in rows:
+        downstream = _downstream_cells(r.downstream) if tested else ()
         table.append((
             r.model, f"{r.parameters / 1e6:.1f}M" if r.parameters else "-",
             _percent(r.accuracy), _percent(r.unigram_accuracy), _percent(r.ngram_accuracy),
             r.verdict if r.verdict == "learned" else r.verdict.upper(),
             duration(r.seconds) if r.seconds is not None else "-",
-            r.path, r.hub or "-",
+            *downstream, r.path, r.hub or "-",
         ))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return lines
+
+
+def _downstream_cells(record: dict | None) -> tuple[str, str, str]:
+    """The fine-tuned model's accuracy, the most-frequent-tag tagger's and the random init's."""
+    scores = (record or {}).get("scores", {})
+    return tuple(_percent(scores[t]["accuracy"] if t in scores else None)
+                 for t in ("model", "most_frequent_tag", "random_init"))
 
 
 def _percent(value: float | None) -> str:

@@ -5,8 +5,9 @@ its fingerprint (``key``, called when its turn comes), the stages whose new
 runs make it run again (``after``), whether its output is still there
 (``done``) and the work itself (``run``, which returns an ``Outcome``).
 ``plan`` lists a build's stages in order: clean → tokenizer → (sweep) →
-pretrain per size → derive (pruned members) → eval per model → cards → push
-per model. Deciding which of them run is :mod:`macedonizer.build.executor`'s.
+pretrain per size → derive (pruned members) → eval per model → (downstream per
+model: fine-tuned and scored on ``[downstream]``'s CoNLL-U files) → cards →
+push per model. Deciding which of them run is :mod:`macedonizer.build.executor`'s.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from ..cards import render as render_card
 from ..configs import RunConfig, TrainConfig
 from ..corpus.pipeline import RunOptions
 from ..corpus.pipeline import run as clean_corpus
+from ..downstream.evaluate import evaluate_tagger
+from ..downstream.finetune import run as finetune_run
+from ..downstream.report import SCORES_FILE
 from ..errors import MacedonizerError
 from ..fields import to_dataclass
 from ..files import read_json, write_text_atomic
@@ -39,6 +43,7 @@ from ..tokenizer import run as train_tokenizer
 from ..train.evaluate import evaluate_text
 from ..train.pretrain import run as pretrain_run
 from ..verdict import judge
+from . import downstream as ds
 from .config import BuildConfig, DeriveSection
 
 
@@ -96,6 +101,14 @@ class Build:
     def model_dir(self, name: str) -> Path:
         return self.out / "models" / name.replace("/", "-")
 
+    def downstream_dir(self, name: str) -> Path:
+        """The model fine-tuned on the ``[downstream]`` task."""
+        return self.out / "downstream" / name.replace("/", "-")
+
+    def model_stage(self, name: str) -> str:
+        """The stage that makes model ``name``: its pretraining or its derivation."""
+        return f"pretrain {name}" if name in self.config.pretrain else f"derive {name}"
+
     def repo_ids(self) -> dict[str, str]:
         """Each model's Hub repository, by folder name, when the build pushes."""
         if not (self.push and self.config.push.namespace):
@@ -144,6 +157,8 @@ def plan(build: Build) -> list[Stage]:
     stages += [pretrain_stage(build, size) for size in c.pretrain]
     stages += [derive_stage(build, row) for row in c.derive]
     stages += [eval_stage(build, name) for name in c.family]
+    if c.downstream:
+        stages += [downstream_stage(build, name) for name in c.family]
     stages.append(cards_stage(build))
     if build.push:
         stages += [push_stage(build, name) for name in c.family]
@@ -178,23 +193,32 @@ def pretrain_stage(build: Build, size: str) -> Stage:
 
 
 def derive_stage(build: Build, row: DeriveSection) -> Stage:
-    parent_stage = f"pretrain {row.parent}" if row.parent in build.config.pretrain else f"derive {row.parent}"
-    return Stage(f"derive {row.name}", lambda: {"derive": _asdict(row)}, (parent_stage, "clean"),
+    return Stage(f"derive {row.name}", lambda: {"derive": _asdict(row)}, (build.model_stage(row.parent), "clean"),
                  lambda: (build.model_dir(row.name) / "eval.json").is_file(), lambda resume: _derive(build, row))
 
 
 def eval_stage(build: Build, name: str) -> Stage:
     c = build.config
-    model_stage = f"pretrain {name}" if name in c.pretrain else f"derive {name}"
     return Stage(f"eval {name}", lambda: {"eval": _asdict(c.eval), "texts": file_identity(c.eval.texts)},
-                 (model_stage,), lambda: (build.model_dir(name) / "heldout.json").is_file(),
+                 (build.model_stage(name),), lambda: (build.model_dir(name) / "heldout.json").is_file(),
                  lambda resume: _evaluate(build, name))
+
+
+def downstream_stage(build: Build, name: str) -> Stage:
+    section = build.config.downstream
+    return Stage(f"downstream {name}",
+                 lambda: {"downstream": ds.portable_section(section, portable).table(),
+                          "files": file_identity(section.files())},
+                 (build.model_stage(name),),
+                 lambda: all((folder / file).is_file() for folder, file in
+                             ((build.downstream_dir(name), SCORES_FILE), (build.model_dir(name), ds.DOWNSTREAM_FILE))),
+                 lambda resume: _downstream(build, name))
 
 
 def cards_stage(build: Build) -> Stage:
     c = build.config
-    return Stage("cards", lambda: {"card": _asdict(c.card), "repos": build.repo_ids()},
-                 tuple(f"eval {name}" for name in c.family),
+    after = [f"eval {name}" for name in c.family] + [f"downstream {name}" for name in c.family if c.downstream]
+    return Stage("cards", lambda: {"card": _asdict(c.card), "repos": build.repo_ids()}, tuple(after),
                  lambda: all((build.model_dir(n) / "README.md").is_file() for n in c.family),
                  lambda resume: _cards(build))
 
@@ -300,6 +324,24 @@ def _evaluate(build: Build, name: str) -> Outcome:
                      for text, r in texts.items())
     first = next(iter(guesses.values()))[0]["token"]
     return Outcome(f"loads with transformers, fills {first!r}{scored}")
+
+
+def _downstream(build: Build, name: str) -> Outcome:
+    """Fine-tune the model on [downstream] train, score it and its baselines on test (or dev), and leave the
+    scores in the model's folder for its card."""
+    section, out = build.config.downstream, build.downstream_dir(name)
+    finetune_run(section.finetune, str(build.model_dir(name)), section.train, out, section.dev, overwrite=True,
+                 progress=build.progress)
+    tested = section.test or section.dev
+    evaluation = evaluate_tagger(out, tested) if tested else None
+    record = ds.record(section, evaluation, _load(out / SCORES_FILE))
+    write_text_atomic(build.model_dir(name) / ds.DOWNSTREAM_FILE, json.dumps(record, indent=2, ensure_ascii=False))
+    scores = record["scores"]
+    baselines = ", ".join(f"{label} {scores[tagger]['accuracy']:.1%}" for tagger, label in
+                          (("most_frequent_tag", "most frequent tag"), ("random_init", "random init"))
+                          if tagger in scores)
+    return Outcome(f"{record['task']} accuracy {scores['model']['accuracy']:.1%} on {record['test']} "
+                   f"({record['split']}; {baselines})")
 
 
 def _cards(build: Build) -> Outcome:
