@@ -23,18 +23,8 @@ import time
 from pathlib import Path
 
 from macedonizer.corpus.pipeline import CleanConfig, RunOptions, run
+from corpora import DEFAULT_DATA, wiki_path  # benchmarks/corpora.py (scripts run from benchmarks/)
 
-DEFAULT_DATA = Path(os.environ.get("MACEDONIZER_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")) / "mk"
-
-
-def wiki_path(data: Path | None) -> Path:
-    """``DATA/wiki.txt``: ``--data``, else $MACEDONIZER_CORPORA/mk (or the shared corpora beside the checkout)."""
-    folder = data or DEFAULT_DATA
-    path = folder / "wiki.txt"
-    if not path.is_file():
-        hint = "" if data else " (pass --data DIR, a folder holding wiki.txt)"
-        raise SystemExit(f"Error: benchmark text not found: {path}{hint}")
-    return path
 
 
 def build_corpus(wiki: Path, path: Path, size_mb: float) -> int:

@@ -70,10 +70,10 @@ from macedonizer.train.model import CompileOrEager, bert_config
 from macedonizer.train.output import TOKENIZER_FILES
 from macedonizer.train.pretrain import run
 from macedonizer.verdict import judge
+from corpora import CORPORA  # benchmarks/corpora.py (scripts run from benchmarks/)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "corpora" / "sample" / "mk-sample.txt"
-CORPORA = Path(os.environ.get("MACEDONIZER_CORPORA", REPO.parent / "shared" / "corpora"))
 NTREX = CORPORA / "mk" / "ntrex.txt"
 SAMPLE_VOCAB, SAMPLE_SEQ_LEN = 2000, 64
 
