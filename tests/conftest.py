@@ -33,17 +33,26 @@ def shared_corpora() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A throwaway BERT (2 layers, hidden 64, 3 steps) trained on the sample, with its model card,
+def tok(tmp_path_factory) -> Path:
+    """The one test tokenizer: 1,200 WordPiece tokens trained on the sample, once per test session
+    (the trainer is deterministic, so every package's tests see the same one)."""
+    from macedonizer.configs import TokenizerConfig
+    from macedonizer.tokenizer import run as train_tokenizer
+
+    return train_tokenizer([str(SAMPLE_DIR / "mk-sample.txt")], tmp_path_factory.mktemp("tok") / "tok",
+                           TokenizerConfig(vocab_size=1200), progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tok, tmp_path_factory) -> Path:
+    """A throwaway BERT (2 layers, hidden 64, 3 steps) trained on the sample with ``tok``, with its model card,
     as `macedonizer build` leaves each model: built once per test session, in seconds."""
     from macedonizer.cards import render
-    from macedonizer.configs import RunConfig, TokenizerConfig, TrainConfig
-    from macedonizer.tokenizer import run as train_tokenizer
+    from macedonizer.configs import RunConfig, TrainConfig
     from macedonizer.train.pretrain import run as pretrain
 
     root = tmp_path_factory.mktemp("tiny-model")
     sample = [str(SAMPLE_DIR / "mk-sample.txt")]
-    tok = train_tokenizer(sample, root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
     config = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, max_steps=3)
     model = Path(pretrain(sample, tok, root / "model", config, RunConfig(progress=False, eval_every=3, checkpoint_every=3)))
     render(model)

@@ -6,8 +6,6 @@ import pytest
 from transformers import AutoModelForMaskedLM
 
 from macedonizer.configs import RunConfig, TrainConfig
-from macedonizer.configs import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train.pretrain import run
 from tests.conftest import SAMPLE_DIR
 
@@ -17,10 +15,9 @@ PARENT = TrainConfig(size="L4/H32", seq_len=32, batch_size=8, lr=3e-3, max_steps
 
 
 @pytest.fixture(scope="package")
-def parent(tmp_path_factory):
-    """A 4-layer model trained a few steps, in ROOT/models/L4-H32, and its tokenizer."""
+def parent(tok, tmp_path_factory):
+    """A 4-layer model trained a few steps, in ROOT/models/L4-H32, and its tokenizer (the session's)."""
     root = tmp_path_factory.mktemp("prune")
-    tok = train_tokenizer([SAMPLE], root / "tok", TokenizerConfig(vocab_size=1200), progress=False)
     return run([SAMPLE], tok, root / "models" / "L4-H32", PARENT, QUIET), tok
 
 

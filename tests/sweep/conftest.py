@@ -8,8 +8,6 @@ import pytest
 
 from macedonizer import sweep
 from macedonizer.sweep import SweepConfig
-from macedonizer.configs import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 
 SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
@@ -18,11 +16,6 @@ SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
 GRID = SweepConfig(sizes=("L1/H32",), lrs=(5e-3, 1e30), warmups=(0.0,), variants=("post-ln", "pre-ln"), steps=30,
                    seq_len=32, batch_size=8, eval_every=15, eval_batches=1, diagnostics_every=10, device="cpu")
 
-
-@pytest.fixture(scope="session")
-def tok(tmp_path_factory):
-    return train_tokenizer([SAMPLE], tmp_path_factory.mktemp("tok") / "tok", TokenizerConfig(vocab_size=1200),
-                           progress=False)
 
 
 @pytest.fixture(scope="session")

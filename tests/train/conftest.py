@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import pytest
 
 from macedonizer.configs import RunConfig, TrainConfig
-from macedonizer.configs import TokenizerConfig
-from macedonizer.tokenizer import run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 
 SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
@@ -17,11 +14,6 @@ QUIET = RunConfig(progress=False, eval_every=3, eval_batches=2, checkpoint_every
 SMALL = TrainConfig(size="L2/H64", seq_len=32, batch_size=4, lr=2e-3, max_steps=6, dropout=0.1)
 RESUME = replace(QUIET, resume=True)
 
-
-@pytest.fixture(scope="session")
-def tok(tmp_path_factory):
-    return train_tokenizer([SAMPLE], tmp_path_factory.mktemp("tok") / "tok", TokenizerConfig(vocab_size=1200),
-                           progress=False)
 
 
 def losses(out):
