@@ -78,6 +78,7 @@ print(tok("а", "б")["token_type_ids"])
 """
 
 
+@pytest.mark.slow  # a fresh interpreter
 @pytest.mark.parametrize("uncased", [False, True])
 def test_letters_round_trip_through_plain_transformers(tmp_path, uncased):
     out = run([SAMPLE], tmp_path / "tok", TokenizerConfig(vocab_size=1500, uncased=uncased), progress=False)

@@ -74,6 +74,7 @@ print("ok", len(tags))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_folder_loads_with_plain_transformers(tagger):
     done = subprocess.run([sys.executable, "-c", PLAIN, str(tagger)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("ok"), done.stderr[-2000:]

@@ -117,6 +117,7 @@ for path in sys.argv[1:]:
 """
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_pruned_models_fill_masks_with_plain_transformers(parent):
     parent_dir, _ = parent
     dropped = derive(parent_dir, parent_dir.parent / "L4-H32-drop-top-3", "drop:top:3", progress=False)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from macedonizer.train.pretrain import run
 from tests.train.conftest import QUIET, SAMPLE, SMALL
@@ -38,6 +39,7 @@ print(len(out), all("token_str" in o and "score" in o for o in out))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_model_fills_masks_with_plain_transformers(tok, tmp_path):
     out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
     result = subprocess.run([sys.executable, "-c", FILL_MASK, str(out)], capture_output=True, text=True)
