@@ -36,7 +36,8 @@ EXAMPLES = [
 ]
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A share as ``12.3%``, or ``n/a`` for None."""
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
@@ -69,9 +70,9 @@ def _family(model_dir: Path, repo_id: str | None, size_name: str, family_repos: 
             "name": sibling.name, "current": sibling.resolve() == model_dir.resolve(), "layers": shape["layers"],
             "hidden": shape["hidden"], "parameters": evaluation["parameters"],
             "parameters_m": f"{evaluation['parameters'] / 1e6:.1f}",
-            "accuracy": _percent(evaluation["validation"]["masked_accuracy"]),
-            "unigram_accuracy": _percent(evaluation["validation"]["unigram_accuracy"]),
-            "ngram_accuracy": _percent(evaluation["validation"]["ngram_accuracy"])
+            "accuracy": percent(evaluation["validation"]["masked_accuracy"]),
+            "unigram_accuracy": percent(evaluation["validation"]["unigram_accuracy"]),
+            "ngram_accuracy": percent(evaluation["validation"]["ngram_accuracy"])
             if "ngram_accuracy" in evaluation["validation"] else "–",
             "verdict": judge(evaluation["validation"]).level,
             "link": link if sibling.resolve() != model_dir.resolve() else None,
@@ -88,7 +89,7 @@ def _downstream(model_dir: Path) -> dict | None:
     if not record:
         return None
     scores = record["scores"]
-    cells = {name: {"accuracy": _percent(s["accuracy"]), "macro_f1": _percent(s["macro_f1"])}
+    cells = {name: {"accuracy": percent(s["accuracy"]), "macro_f1": percent(s["macro_f1"])}
              for name, s in scores.items()}
     return {**record, "cells": cells, "accuracy": cells["model"]["accuracy"],
             "task_name": "Part-of-speech tagging (UPOS)" if record["task"] == "upos" else record["task"],
@@ -123,10 +124,10 @@ def _derivation(model_dir: Path, family_repos: dict[str, str] | None) -> dict | 
         "parent": repo or parent["name"], "parent_link": f"https://huggingface.co/{repo}" if repo else None,
         "method": manifest["method"], "description": manifest["description"],
         "recovery_steps": _thousands(manifest["recovery"]["steps"]) if manifest["recovery"] else None,
-        "sparsity": _percent(manifest["sparsity"]["achieved"]) if manifest["sparsity"] else None,
-        "retained": None if validation["retained_accuracy"] is None else _percent(validation["retained_accuracy"]),
-        "accuracy": _percent(validation["model"]["masked_accuracy"]),
-        "parent_accuracy": _percent(validation["parent"]["masked_accuracy"]),
+        "sparsity": percent(manifest["sparsity"]["achieved"]) if manifest["sparsity"] else None,
+        "retained": None if validation["retained_accuracy"] is None else percent(validation["retained_accuracy"]),
+        "accuracy": percent(validation["model"]["masked_accuracy"]),
+        "parent_accuracy": percent(validation["parent"]["masked_accuracy"]),
     }
 
 
@@ -242,7 +243,7 @@ def _tokenizer_rows(tokenizer_dir: Path) -> list[tuple[str, dict]]:
     """The tokenizer's coverage on its evaluation texts (its stats.json), as the card's table rows."""
     stats = read_json(tokenizer_dir / "stats.json")
     return [(name, {"words": _thousands(row["words"]), "fertility": f"{row['fertility']:.3f}",
-                    "split": _percent(row["split_word_share"]), "unk": f"{100 * row['unk_rate']:.3f}%"})
+                    "split": percent(row["split_word_share"]), "unk": f"{100 * row['unk_rate']:.3f}%"})
             for name, row in (stats["evaluation"].items() if stats else ())]
 
 
@@ -274,7 +275,7 @@ def _training_values(train: dict, evaluation: dict, mask_token: str) -> dict:
     """The template's values on how the model was trained."""
     seconds = evaluation["seconds"]
     return dict(
-        mask_rate=_percent(train["masking"]["rate"]), whole_word=train["masking"]["whole_word"],
+        mask_rate=percent(train["masking"]["rate"]), whole_word=train["masking"]["whole_word"],
         mask_shares=_mask_shares(train["masking"], mask_token),
         initialisation=("local: weights at std 1/√hidden, attention heads starting on their neighbours"
                         if train.get("init") == "local" else "BERT's: weights at std 0.02"),
@@ -285,7 +286,7 @@ def _training_values(train: dict, evaluation: dict, mask_token: str) -> dict:
         lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
         betas=", ".join(f"{b:g}" for b in train["betas"]) if "betas" in train else None,
         max_grad_norm=train.get("max_grad_norm"),
-        warmup=_percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
+        warmup=percent(train["warmup"]), steps=_thousands(evaluation["steps"]),
         tokens=_thousands(evaluation["tokens"]), hardware=evaluation.get("hardware", evaluation["device"]),
         precision=evaluation.get("precision"),
         training_time=f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.0f} seconds",
@@ -317,10 +318,10 @@ def _tokenizer_values(model_dir: Path, tokenizer_config: dict, data: dict) -> di
 def _score_values(validation: dict) -> dict:
     """The template's values on the held-out validation scores."""
     return dict(
-        accuracy=_percent(validation["masked_accuracy"]), unigram_accuracy=_percent(validation["unigram_accuracy"]),
+        accuracy=percent(validation["masked_accuracy"]), unigram_accuracy=percent(validation["unigram_accuracy"]),
         loss=f"{validation['loss']:.3f}", unigram_loss=f"{validation['unigram_loss']:.3f}",
         perplexity=f"{validation['perplexity']:.1f}", verdict=judge(validation),
-        ngram_accuracy=_percent(validation["ngram_accuracy"]) if "ngram_accuracy" in validation else "–",
+        ngram_accuracy=percent(validation["ngram_accuracy"]) if "ngram_accuracy" in validation else "–",
         ngram_loss=f"{validation['ngram_loss']:.3f}" if "ngram_loss" in validation else "–",
     )
 

@@ -15,7 +15,7 @@ from transformers import AutoModelForMaskedLM
 from transformers.utils import logging as hf_logging
 
 from ..baselines import NGRAM_FILE
-from ..cards import render
+from ..cards import percent, render
 from ..configs import MaskingConfig, RunConfig, TrainConfig
 from ..errors import MacedonizerError
 from ..files import read_jsonl, refuse_non_empty, staged_folder, write_json
@@ -200,11 +200,6 @@ def retained(scores: dict, parent_scores: dict) -> float | None:
     if not parent_scores["masked_accuracy"]:
         return None
     return round(scores["masked_accuracy"] / parent_scores["masked_accuracy"], 4)
-
-
-def percent(value: float | None) -> str:
-    """A share as ``12.3%``, or ``n/a`` for None."""
-    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _write_metrics(path: Path, parent_metrics: Path, recovery: list[dict], parent_eval: dict) -> None:

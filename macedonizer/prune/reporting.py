@@ -13,7 +13,8 @@ from transformers import AutoModelForMaskedLM
 
 from ..files import refuse_non_empty, staged_folder, write_json
 from ..train.evaluate import TextScorer
-from .derived import percent, retained
+from ..cards import percent
+from .derived import retained
 from .methods import (DEFAULT_SPARSITIES, REPORT_JSON, REPORT_PNG, SCOPES, STRATEGIES, Method, drop_counts, kept_layers,
                       parse_method)
 from .operations import apply_method, sparsity_of
