@@ -24,9 +24,8 @@ from pathlib import Path
 
 import torch
 
-from macedonizer.configs import RunConfig, TrainConfig
+from macedonizer.configs import RunConfig, TokenizerConfig, TrainConfig
 from macedonizer.train.pretrain import run
-from macedonizer.configs import TokenizerConfig
 from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.verdict import judge
 

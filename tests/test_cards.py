@@ -8,9 +8,8 @@ from macedonizer.cards import render
 from macedonizer.cli import main
 from macedonizer.corpus.pipeline import CleanConfig, RunOptions, run as clean
 from macedonizer.errors import MacedonizerError
-from macedonizer.configs import MaskingConfig, RunConfig, TrainConfig
+from macedonizer.configs import MaskingConfig, RunConfig, TokenizerConfig, TrainConfig
 from macedonizer.train.pretrain import run as pretrain
-from macedonizer.configs import TokenizerConfig
 from macedonizer.tokenizer import run as train_tokenizer
 from tests.conftest import SAMPLE_DIR
 

@@ -10,10 +10,9 @@ from click.testing import CliRunner
 
 from macedonizer.cards import render
 from macedonizer.cli import main
-from macedonizer.configs import RunConfig, TrainConfig
+from macedonizer.configs import RunConfig, TokenizerConfig, TrainConfig
 from macedonizer.errors import MacedonizerError
 from macedonizer.prune import apply_method, derive, encoder_matrices, parse_method
-from macedonizer.configs import TokenizerConfig
 from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train.output import TOKENIZER_FILES
 from macedonizer.train.pretrain import run

@@ -2,9 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from macedonizer.configs import TrainConfig
+from macedonizer.configs import TokenizerConfig, TrainConfig
 from macedonizer.errors import InputError, MacedonizerError
-from macedonizer.configs import TokenizerConfig
 from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train import loop
 from macedonizer.train.pretrain import run
