@@ -81,7 +81,9 @@ def record(section: DownstreamSection, evaluation: dict | None, scores: dict) ->
         split = "test" if section.test else "dev"
         tested, words, results = Path(evaluation["test"]).name, evaluation["words"], evaluation["scores"]
     else:
-        split, tested = "held-out dev", scores["dev"]["source"].replace(section.train, Path(section.train).name)
+        tuning = section.finetune
+        split = f"held-out dev ({tuning.dev_share:.0%} of train, seed {tuning.seed}, by sentence)"
+        tested = Path(section.train).name
         words, results = scores["dev"]["words"], scores["scores"]
     return {"task": section.finetune.task, "train": Path(section.train).name, "test": tested, "split": split,
             "words": words, "labels": len(scores["labels"]),

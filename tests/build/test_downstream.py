@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tomllib
 
 import pytest
 from huggingface_hub import ModelCard
 
 from macedonizer.build.config import configs_dir, from_table, resolved_table
 from macedonizer.build.stages import Build, plan
+from macedonizer.configs import FinetuneConfig
 from macedonizer.errors import MacedonizerError
 from tests.build.conftest import FAST, MODELS, SIZES, invoke, ran, write
 from tests.downstream.conftest import UPOS_SAMPLE
@@ -71,3 +73,36 @@ def test_a_build_with_downstream_scores_every_model_into_its_card_and_the_summar
     again = invoke(config, *FAST, "-o", out)
     assert again.exit_code == 0, again.output
     assert ran(again.output) == set()
+
+
+def test_print_config_fills_in_the_downstream_table_and_reads_it_back(tmp_path):
+    config = write(tmp_path, '[downstream]\ntrain = "tagged/upos.conllu"\nlr = 1e-3\n')
+    result = invoke(config, "--print-config")
+    assert result.exit_code == 0, result.output
+    printed = tomllib.loads(result.output)["downstream"]
+    assert printed["train"] == str(tmp_path / "tagged" / "upos.conllu") and printed["lr"] == 1e-3
+    assert printed["task"] == "upos" and printed["epochs"] == FinetuneConfig().epochs  # defaults filled in
+    assert "dev" not in printed and "test" not in printed  # no null in TOML: absent files stay absent
+    again = from_table(tomllib.loads(result.output))
+    assert resolved_table(again) == resolved_table(from_table(tomllib.loads(config.read_text()), base=tmp_path))
+
+
+def test_without_dev_or_test_each_card_scores_the_held_out_training_sentences(built, tmp_path):
+    source, _ = built
+    out = tmp_path / "out"
+    shutil.copytree(source, out)
+    (tmp_path / "tagged").mkdir()
+    shutil.copy(UPOS_SAMPLE, tmp_path / "tagged" / "upos.conllu")
+    table = DOWNSTREAM.replace('test = "tagged/upos.conllu"\n', "")
+    config = write(tmp_path, (configs_dir() / "demo.toml").read_text(encoding="utf-8") + table)
+    result = invoke(config, *FAST, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "on upos.conllu (held-out dev (10% of train, seed 0, by sentence);" in result.output
+    for name in MODELS:
+        record = json.loads((out / "models" / name / "downstream.json").read_text(encoding="utf-8"))
+        assert record["test"] == "upos.conllu" and record["split"].startswith("held-out dev (10% of train")
+        assert 0 < record["words"] < len([line for line in UPOS_SAMPLE.read_text(encoding="utf-8").splitlines()
+                                          if line[:1].isdigit()])  # a share of the training words, not all
+        results = [r for r in ModelCard.load(out / "models" / name / "README.md").data.eval_results
+                   if r.task_type == "token-classification"]
+        assert results[0].dataset_name == "upos.conllu" and results[0].dataset_split == record["split"]
