@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 from click.testing import CliRunner
@@ -11,26 +12,35 @@ from tokenizers import Tokenizer
 from macedonizer.cli import main
 from macedonizer.corpus.pipeline import RunOptions
 from macedonizer.corpus.pipeline import run as clean
+from macedonizer import tokenizer as tokenizer_module
 from macedonizer.errors import MacedonizerError
 from macedonizer.tokenizer import (
+    ALPHABET_SHARE,
+    AUTO_VOCAB_RANGE,
+    COVERED_BLOCKS,
     LOWER,
     MACEDONIAN_LETTERS,
     SANITY_SENTENCE,
     SPECIAL_TOKENS,
     TokenizerConfig,
-    _ensure_required,
+    block_characters,
     coverage,
+    plan_alphabet,
     required_pieces,
     run,
 )
 from tests.conftest import SAMPLE_DIR
 
 SAMPLE = str(SAMPLE_DIR / "mk-sample.txt")
+SYMBOLS = "Град 東京 😀, а😀😀 и 😀."
 
 
 @pytest.fixture(scope="module")
 def cased(tmp_path_factory):
-    return run([SAMPLE], tmp_path_factory.mktemp("tok") / "cased", TokenizerConfig(vocab_size=1500), progress=False)
+    root = tmp_path_factory.mktemp("tok")
+    (root / "symbols.txt").write_text(SYMBOLS + "\n", encoding="utf-8")
+    config = TokenizerConfig(vocab_size=1500, eval_texts=(str(root / "symbols.txt"),))
+    return run([SAMPLE], root / "cased", config, progress=False)
 
 
 def test_alphabet_is_the_31_letters_and_the_accented_two():
@@ -62,6 +72,20 @@ def test_stats_report_coverage_and_makeup(cased):
     makeup = stats["vocabulary"]
     assert makeup["special"] == 5 and makeup["cyrillic"] > 1000 and makeup["continuation"] > 0
     assert stats["corpus"]["documents"] == 803
+    # 1,500 entries leave no room for a block: the stats say so, block by block.
+    assert stats["alphabet"]["blocks"] == {} and list(stats["alphabet"]["blocks_left_out"]) == [
+        name for name, _, _ in COVERED_BLOCKS]
+
+
+def test_stats_name_the_characters_behind_unk(cased):
+    stats = json.loads((cased / "stats.json").read_text(encoding="utf-8"))
+    symbols = stats["evaluation"]["symbols.txt"]
+    # 😀 alone twice and inside а😀😀 (one [UNK] for the word); 東 and 京 are words of their own.
+    assert symbols["unk_characters"] == {"😀": 3, "京": 1, "東": 1}
+    assert symbols["unk_rate"] == pytest.approx(5 / symbols["tokens"]) and symbols["unk_long_words"] == 0
+    tok = Tokenizer.from_file(str(cased / "tokenizer.json"))
+    too_long = coverage(tok, ["а" * 101])
+    assert too_long["unk_characters"] == {} and too_long["unk_long_words"] == 1
 
 
 LOAD_WITHOUT_MACEDONIZER = """
@@ -124,8 +148,8 @@ def test_training_is_byte_identical_in_any_process_folder_and_thread_count(cased
 
 
 def test_vocabulary_is_numbered_as_the_trainer_numbers_it(cased):
-    # The special tokens, the alphabet, its ## pieces, each in code point
-    # order, then the merges (and the ## letters _ensure_required put last).
+    # The special tokens, the alphabet, its ## pieces (with the required ones
+    # the corpus lacks), each in code point order, then the merges.
     vocab = (cased / "vocab.txt").read_text(encoding="utf-8").splitlines()
     assert vocab[:5] == SPECIAL_TOKENS
     letters = list(itertools.takewhile(lambda token: len(token) == 1, vocab[5:]))
@@ -136,12 +160,39 @@ def test_vocabulary_is_numbered_as_the_trainer_numbers_it(cased):
     assert not any(len(token) == 1 for token in vocab[5 + len(letters) :])
 
 
-def test_required_pieces_replace_the_last_learned_tokens():
-    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + ["а", "б", "##б", "аб", "ба", "##аб"])}
-    new, added = _ensure_required(vocab, ["а", "б", "##а", "##б"])
-    assert added == ["##а"]
-    assert len(new) == len(vocab) and new["##а"] == vocab["##аб"] and "##аб" not in new
-    assert sorted(new.values()) == list(range(len(vocab)))
+def test_blocks_take_room_in_order_within_a_share_of_the_vocabulary():
+    names = [name for name, _, _ in COVERED_BLOCKS]
+    for uncased in (False, True):
+        core = len(SPECIAL_TOKENS) + len(required_pieces(uncased))
+        for vocab_size in (1200, 2000, 8000, 16000, 32000):
+            plan = plan_alphabet(vocab_size, uncased)
+            assert list(plan.blocks) + list(plan.left_out) == names  # the first blocks, then those left out
+            assert len(SPECIAL_TOKENS) + len(plan.pieces) == core + sum(plan.blocks.values())
+            assert core + sum(plan.blocks.values()) <= max(core, vocab_size * ALPHABET_SHARE)
+    assert plan_alphabet(2000, False).blocks == {}  # the demo's vocabulary: no room, it still trains
+    issue_18 = ["Latin-1 Supplement", "General Punctuation", "Letterlike Symbols", "Arrows", "Mathematical Operators",
+                "Miscellaneous Technical", "Box Drawing", "Currency Symbols", "Miscellaneous Mathematical Symbols-A"]
+    assert set(issue_18) <= set(plan_alphabet(16000, False).blocks)
+    assert plan_alphabet(32000, False).left_out == {}
+
+
+def _unknown(tokenizer_dir, chars: list[str]) -> list[str]:
+    """Those of ``chars`` that give an [UNK] alone, first in a word or inside one, as given or in NFC."""
+    tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    texts = [f"{ch} {ch}а а{ch}{ch}б {unicodedata.normalize('NFC', ch)}" for ch in chars]
+    return [ch for ch, encoding in zip(chars, tok.encode_batch(texts)) if "[UNK]" in encoding.tokens]
+
+
+@pytest.mark.parametrize("uncased", [False, True])
+def test_every_printable_character_of_the_covered_blocks_has_a_token(cased, tmp_path, monkeypatch, uncased):
+    # Room for every block in a vocabulary the sample can fill; the sample lacks nearly all of them.
+    monkeypatch.setattr(tokenizer_module, "ALPHABET_SHARE", 1.0)
+    out = run([SAMPLE], tmp_path / "tok", TokenizerConfig(vocab_size=4500, uncased=uncased), progress=False)
+    assert json.loads((out / "stats.json").read_text(encoding="utf-8"))["alphabet"]["blocks_left_out"] == {}
+    chars = [ch for _, first, last in COVERED_BLOCKS for ch in block_characters(first, last)]
+    assert len(chars) > 1700 and {"⟨", "⟩", "≤", "→", "€", "№", "°", "±", "×", "…", "─", "⌀"} <= set(chars)
+    assert _unknown(out, chars) == []
+    assert len(_unknown(cased, chars)) > 1500  # what the sample alone gives
 
 
 def test_coverage_counts_words_not_punctuation(cased):
@@ -173,7 +224,11 @@ def test_bad_input_is_one_clear_error(tmp_path):
         run([SAMPLE], blocker / "tok", TokenizerConfig(vocab_size=1500), progress=False)
     with pytest.raises(MacedonizerError, match="Evaluation text not found"):
         run([SAMPLE], tmp_path / "d", TokenizerConfig(vocab_size=1500, eval_texts=("nope.txt",)), progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "file"]
+    ideographs = tmp_path / "ideographs.txt"  # 1,000 characters of its own: more than 1,200 entries can hold
+    ideographs.write_text("".join(chr(0x4E00 + i) for i in range(1000)), encoding="utf-8")
+    with pytest.raises(MacedonizerError, match="alphabet does not fit in a vocabulary of 1200"):
+        run([str(ideographs)], tmp_path / "e", TokenizerConfig(vocab_size=1200), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "file", "ideographs.txt"]
 
 
 def test_cli_prints_a_summary(tmp_path):
@@ -198,3 +253,12 @@ def test_32k_on_real_wikipedia_covers_every_other_text(shared_corpora, tmp_path)
         row = stats["evaluation"][path.rsplit("/", 1)[-1]]
         assert row["unk_rate"] < 0.001, path
         assert 1.0 < row["fertility"] < 2.0, path
+
+
+def test_the_automatic_size_is_a_ceiling_a_small_corpus_need_not_reach(tmp_path):
+    out = run([SAMPLE], tmp_path / "auto", TokenizerConfig(vocab_size=0), progress=False)
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    assert 0 < stats["vocab_size"] < AUTO_VOCAB_RANGE[0]  # the sample yields fewer than the smallest automatic size
+    assert len((out / "vocab.txt").read_text(encoding="utf-8").splitlines()) == stats["vocab_size"]
+    with pytest.raises(MacedonizerError, match="too small for a vocabulary of 4000"):
+        run([SAMPLE], tmp_path / "asked", TokenizerConfig(vocab_size=4000), progress=False)  # asked for: it must

@@ -243,9 +243,10 @@ def _clean(build: Build) -> Outcome:
 
 def _tokenizer(build: Build) -> Outcome:
     train_tokenizer([str(build.corpus_dir)], build.tokenizer_dir, build.config.tokenizer, progress=build.progress)
-    heldout = _load(build.tokenizer_dir / "stats.json")["evaluation"].get("held-out")
+    stats = _load(build.tokenizer_dir / "stats.json")
+    heldout = stats["evaluation"].get("held-out")
     fertility = f", {heldout['fertility']:.2f} tokens per held-out word" if heldout else ""
-    return Outcome(f"{build.config.tokenizer.vocab_size:,} WordPiece tokens{fertility}")
+    return Outcome(f"{stats['vocab_size']:,} WordPiece tokens{fertility}")  # vocab_size 0 is chosen by the trainer
 
 
 def _sweep(build: Build) -> Outcome:

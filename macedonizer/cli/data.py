@@ -149,10 +149,18 @@ def print_tokenizer_summary(stats: dict, out_dir) -> None:
                f"the letter round trip holds.")
     makeup = ", ".join(f"{k} {v:,}" for k, v in stats["vocabulary"].items())
     click.echo(f"Make-up: {makeup}")
+    alphabet = stats["alphabet"]
+    covered = ", ".join(alphabet["blocks"]) or "none"
+    left_out = f"; left out for want of room: {', '.join(alphabet['blocks_left_out'])}" \
+        if alphabet["blocks_left_out"] else ""
+    click.echo(f"Alphabet: {alphabet['required']:,} entries; symbol blocks covered: {covered}{left_out}")
     click.echo(f"{'text':<24} {'words':>10} {'fertility':>10} {'split':>8} {'[UNK]':>9}")
     for name, row in stats["evaluation"].items():
         click.echo(f"{name:<24} {row['words']:>10,} {row['fertility']:>10.3f} "
                    f"{row['split_word_share']:>8.1%} {row['unk_rate']:>9.4%}")
+        if row.get("unk_characters"):
+            culprits = ", ".join(f"{ch} (U+{ord(ch):04X}) ×{n:,}" for ch, n in row["unk_characters"].items())
+            click.echo(f"{'':<24} [UNK] from: {culprits}")
     click.echo(f"Output: {out_dir}")
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 
 from macedonizer import verdict
 from macedonizer.build import read
 from macedonizer.build.config import configs_dir
-from macedonizer.build.stages import Build, plan
+from macedonizer.build.stages import Build, _tokenizer, plan
 from macedonizer.configs import recipe_for
 from tests import hub_server
 from tests.build.conftest import FAST, invoke, ran, write
@@ -173,3 +174,12 @@ def test_processes_run_pretraining_under_torchrun(tmp_path):
     assert result.exit_code == 0, result.output
     evaluation = json.loads((out / "models" / "L1-H32" / "eval.json").read_text())
     assert evaluation["world_size"] == 2 and evaluation["steps"] == 4
+
+
+def test_the_tokenizer_stage_says_the_vocabulary_size_the_trainer_chose(built, tmp_path):
+    source, _ = built
+    shutil.copytree(source / "corpus", tmp_path / "corpus")
+    build = Build(read(None, ("tokenizer.vocab_size=0",), sizes="tiny"), tmp_path, progress=False)
+    outcome = _tokenizer(build)
+    chosen = json.loads((build.tokenizer_dir / "stats.json").read_text(encoding="utf-8"))["vocab_size"]
+    assert chosen > 0 and outcome.summary.startswith(f"{chosen:,} WordPiece tokens")

@@ -83,3 +83,14 @@ def test_corpora_lists_the_recipes():
     assert result.exit_code == 0
     for name in ("wikipedia", "fineweb2", "culturax", "hplt2", "lvstck", "sample"):
         assert f"corpus:{name}" in result.output
+
+
+def test_tokenizer_names_its_alphabet_and_the_characters_behind_unk(tmp_path):
+    symbols = tmp_path / "symbols.txt"
+    symbols.write_text("Цената е 5 € ⟨x⟩ 😀 😀\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["tokenizer", str(SAMPLE_DIR / "mk-sample.txt"), "-o", str(tmp_path / "tok"),
+                                       "--vocab-size", "1500", "--eval-text", str(symbols)])
+    assert result.exit_code == 0, result.output
+    assert "Alphabet: " in result.output and "symbol blocks covered: none; left out for want of room: " \
+        "Latin-1 Supplement" in result.output
+    assert "[UNK] from: 😀 (U+1F600) ×2" in result.output
