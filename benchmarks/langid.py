@@ -1,0 +1,164 @@
+"""Language ID on short interface strings and on sentences: kept %, before and after, and its speed.
+
+Every line goes through what `macedonizer clean --filters lang` does to it
+before the dedup step (normalisation, then `langid.score` >= 0.5); a line
+that normalisation drops counts as dropped. Text, from the shared corpora
+(``--data DIR``; default $MACEDONIZER_CORPORA, else ../shared/corpora):
+
+- ui/LANG.firefox.txt, Firefox interface strings in mk, sr, bg, ru, uk: only
+  the held-out half (lines whose CRC-32 is odd; ``--half tune`` for the even
+  half, on which the weights were chosen);
+- neighbours/LANG.flores-dev.txt, FLORES sentences in bg, sr, ru, uk, be;
+- mk/*.txt, Macedonian sentences (wiki.txt aside, which is only timed).
+
+"before" is the scorer at ``--before REV`` (default: the last commit with the
+single-module scorer), loaded from git; "after" is the installed one.
+``--ideas`` adds one column per idea (on the same half), ``--throughput``
+times both scorers over wiki.txt.
+
+    python benchmarks/langid.py                      # held-out half, before and after
+    python benchmarks/langid.py --half tune --ideas  # what each idea adds, on the tuning half
+    python benchmarks/langid.py --throughput         # MB/s of the language ID over wiki.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import subprocess
+import sys
+import time
+import types
+import zlib
+from pathlib import Path
+
+from corpora import CORPORA  # benchmarks/corpora.py (scripts run from benchmarks/)
+
+import macedonizer.corpus.langid as after
+from macedonizer.corpus.langid import lexicon
+from macedonizer.corpus.normalize import Repairs, normalize
+
+UI_LANGUAGES = ("mk", "sr", "bg", "ru", "uk")
+FLORES_NEIGHBOURS = ("bg", "sr", "ru", "uk", "be")
+MK_SENTENCES = ("flores-dev", "ntrex", "orwell1984-dev", "setimes", "tatoeba", "ud-mtb")
+BEFORE_REV = "ca7d9fd"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def in_half(line: str, half: str) -> bool:
+    """The deterministic split: odd CRC-32 of the line is held out, even is for tuning."""
+    return zlib.crc32(line.encode("utf-8")) % 2 == (1 if half == "held-out" else 0)
+
+
+def read_lines(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+def test_sets(data: Path, half: str) -> dict[str, list[str]]:
+    """name -> normalised lines ("" where normalisation dropped the line)."""
+    raw = {f"ui/{lang}": [x for x in read_lines(data / "ui" / f"{lang}.firefox.txt") if in_half(x, half)]
+           for lang in UI_LANGUAGES}
+    raw |= {f"flores/{lang}": read_lines(data / "neighbours" / f"{lang}.flores-dev.txt") for lang in FLORES_NEIGHBOURS}
+    raw |= {f"mk/{name}": read_lines(data / "mk" / f"{name}.txt") for name in MK_SENTENCES}
+    return {name: [normalize(line, Repairs()) for line in lines] for name, lines in raw.items()}
+
+
+def load_before(rev: str) -> types.ModuleType | None:
+    """The scorer as it was at ``rev`` (a single module then), or None if git cannot show it."""
+    try:
+        source = subprocess.run(["git", "show", f"{rev}:macedonizer/corpus/langid.py"], cwd=REPO, check=True,
+                                capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("langid_before")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{rev}:langid.py", "exec"), module.__dict__)
+    return module
+
+
+def kept_percent(score, lines: list[str]) -> float:
+    return 100.0 * sum(1 for line in lines if line and score(line).mk_score >= 0.5) / len(lines)
+
+
+@contextlib.contextmanager
+def patched(module, **values):
+    """Temporarily set module attributes (an idea is a variant of the constants)."""
+    old = {name: getattr(module, name) for name in values}
+    for name, value in values.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(module, name, value)
+
+
+def ideas(before: types.ModuleType | None) -> dict[str, contextlib.AbstractContextManager]:
+    """The variants measured beside "after", each a change to its parts or constants."""
+    variants = {
+        "no lexicon": patched(after, lexicon_evidence=lambda words: 0.0),
+        "no lingua": patched(after, STATISTICAL_WEIGHT=0.0, _STATISTICAL_BOUND=0.0),
+        "lingua x2": patched(after, STATISTICAL_WEIGHT=2.0, _STATISTICAL_BOUND=2.0 * after.STATISTICAL_CLIP),
+        "prior 0.5": patched(after, PRIOR=0.5),
+        "prior 0": patched(after, PRIOR=0.0),
+        "acronyms count as Latin": patched(after.rules, _LATIN_ACRONYM_RE=re.compile(r"(?!)")),
+    }
+    if before:
+        # The lexicon on top of the old letters, words and endings.
+        old_rules = lambda text, words=None: before.rule_evidence(text)  # noqa: E731
+        variants["old rules + lexicon"] = patched(after, rule_evidence=old_rules, script_of=before.script_of)
+    return variants
+
+
+def throughput(before: types.ModuleType | None, wiki: Path) -> None:
+    """MB/s (per CPU second) of each scorer over wiki.txt (normalised first, untimed), and how much each keeps."""
+    lines = [normalize(line, Repairs()) for line in read_lines(wiki)]
+    megabytes = sum(len(line.encode("utf-8")) for line in lines) / 1e6
+    lexicon.lexicon.cache_clear()
+    start = time.perf_counter()
+    lexicon.lexicon()
+    print(f"lexicon loaded in {time.perf_counter() - start:.2f} s ({len(lexicon.lexicon()):,} words), once per process")
+    scorers = {"after": after} | ({"before": before} if before else {})
+    for name, module in scorers.items():
+        module.statistical_evidence("Добар ден.")  # lingua loads its models on first use, untimed
+        score = module.score
+        # CPU time of this process: on a shared machine, wall time mostly measures the neighbours.
+        start = time.process_time()
+        for line in lines:
+            score(line)
+        seconds = time.process_time() - start
+        print(f"{name:6s} {megabytes:.1f} MB of wiki.txt in {seconds:.2f} CPU s: {megabytes / seconds:.2f} MB/s, "
+              f"kept {kept_percent(score, lines):.2f}% of its {len(lines):,} paragraphs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=CORPORA, help="the shared corpora folder (ui/, neighbours/, mk/)")
+    parser.add_argument("--half", choices=("held-out", "tune"), default="held-out")
+    parser.add_argument("--before", default=BEFORE_REV, help="git revision of the scorer to compare with")
+    parser.add_argument("--ideas", action="store_true", help="add a column per idea")
+    parser.add_argument("--throughput", action="store_true", help="time both scorers over mk/wiki.txt")
+    args = parser.parse_args()
+    if not (args.data / "ui").is_dir():
+        sys.exit(f"Error: no ui/ folder in {args.data} (pass --data, the shared corpora folder)")
+    before = load_before(args.before)
+    sets = test_sets(args.data, args.half)
+    columns = ({f"before ({args.before})": before.score} if before else {}) | {"after": after.score}
+    results = {name: [kept_percent(score, lines) for lines in sets.values()] for name, score in columns.items()}
+    for name, idea in (ideas(before).items() if args.ideas else ()):
+        with idea:
+            results[f"after, {name}"] = [kept_percent(after.score, lines) for lines in sets.values()]
+    print(f"kept % ({args.half} half of ui/; all of the sentence files)\n")
+    print("| text | lines | " + " | ".join(results) + " |")
+    print("|---|---:|" + "---:|" * len(results))
+    for i, (name, lines) in enumerate(sets.items()):
+        print(f"| {name} | {len(lines):,} | " + " | ".join(f"{column[i]:.1f}" for column in results.values()) + " |")
+    if args.throughput:
+        print()
+        throughput(before, args.data / "mk" / "wiki.txt")
+
+
+if __name__ == "__main__":
+    main()
