@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -96,10 +97,20 @@ def _name_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(x.strip() for x in value.split(",") if x.strip())
 
 
+def _early_stop(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    names = _name_list(ctx, param, value)
+    return None if names is None else tuple(x for x in names if x != "none")
+
+
 @click.command(epilog="""\b
 Examples:
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --sizes tiny,mini,small --lr 1e-3,3e-3,1e-2
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --variant post-ln,pre-ln --warmup 0,0.1 --workers 2
+  macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --mask-rate 0.15,0.3
+  macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --early-stop halving --eta 3 --min-share 0.1
+  macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --early-stop rules
+  macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --resume-stopped
+  macedonizer sweep --data wiki.txt --tokenizer tok/ -o early/ --early-stop halving --fidelity full/
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --config sweep.toml
 Rerunning with the same OUT skips finished runs and resumes an interrupted one; new axis values extend the grid.
 """)
@@ -112,37 +123,58 @@ Rerunning with the same OUT skips finished runs and resumes an interrupted one; 
 @click.option("--lr", "lrs", callback=_float_list, help="Peak learning rates  [default: 1e-4,3e-4,1e-3,3e-3]")
 @click.option("--warmup", "warmups", callback=_float_list, help="Warm-up shares  [default: 0,0.06]")
 @click.option("--variant", "variants", callback=_name_list,
-              help=f"{' and/or '.join(VARIANTS)}  [default: post-ln]")
+              help=f"Any of {', '.join(VARIANTS)}  [default: post-ln]")
 @click.option("--lr-scaling", "lr_scalings", callback=_name_list,
               help=f"{' and/or '.join(LR_SCALINGS)}  [default: none]")
 @click.option("--clip", "max_grad_norms", callback=_float_list, help="Gradient-clipping norms; inf for none  [default: 1]")
+@click.option("--mask-rate", "mask_rates", callback=_float_list,
+              help="Shares of tokens masked in training  [default: 0.15]")
 @click.option("--steps", type=click.IntRange(1), default=None, help="Steps per run  [default: 300]")
 @click.option("--tokens", type=click.IntRange(1), default=None, help="Training tokens per run, instead of --steps.")
 @click.option("--seq-len", type=click.IntRange(8), default=None, help="[default: 64]")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="[default: 16]")
+@click.option("--eval-every", type=click.IntRange(1), default=None, help="Steps between validations  [default: 50]")
+@click.option("--early-stop", callback=_early_stop,
+              help="none, or halving and/or rules: stop runs early  [default: none]")
+@click.option("--eta", type=click.IntRange(2), default=None,
+              help="Halving: keep the best 1/eta at each rung  [default: 3]")
+@click.option("--min-share", type=float, default=None,
+              help="Halving: the first rung's least share of the budget  [default: 0.1]")
+@click.option("--resume-stopped", is_flag=True, help="First train every run stopped early on to its full budget.")
+@click.option("--fidelity", "full_dir", type=click.Path(file_okay=False), default=None,
+              help="Also train the grid without early stopping in this folder and compare: OUT/fidelity.md.")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Runs in parallel processes  [default: 1]")
 @click.option("--device", default=None, help="auto, cpu, cuda …  [default: auto]")
 @click.option("-q", "--quiet", is_flag=True)
-def sweep(data, tokenizer_dir, out, config_path, sizes, lrs, warmups, variants, lr_scalings, max_grad_norms, steps,
-          tokens, seq_len, batch_size, workers, device, quiet):
+def sweep(data, tokenizer_dir, out, config_path, resume_stopped, full_dir, quiet, **overrides):
     """Map where each model size learns: a grid of short pretraining runs, classified and explained.
 
     OUT gets runs/ (one pretraining folder per grid point), runs.csv,
-    report.md, learnability.png and recommended.json.
+    report.md, learnability.png and recommended.json. With --early-stop,
+    runs that halving or the rules condemn stop early (outcome "stopped",
+    checkpoint kept for --resume-stopped).
     """
-    from ..sweep import SweepConfig, recommended
+    from ..sweep import SweepConfig, fidelity, recommended
     from ..sweep import run as run_sweep
 
-    overrides = {"sizes": sizes, "lrs": lrs, "warmups": warmups, "variants": variants, "lr_scalings": lr_scalings,
-                 "max_grad_norms": max_grad_norms, "steps": steps, "tokens": tokens, "seq_len": seq_len,
-                 "batch_size": batch_size, "workers": workers, "device": device}
     config = SweepConfig.load(config_path, **overrides)
-    out_dir = run_sweep(list(data), tokenizer_dir, out, config, progress=not quiet)
+    if full_dir is not None:
+        if not config.early_stop:
+            raise MacedonizerError("--fidelity compares against early stopping: give --early-stop too.")
+        if Path(full_dir).resolve() == Path(out).resolve():
+            raise MacedonizerError("--fidelity needs a folder of its own for the full grid, not OUT.")
+        run_sweep(list(data), tokenizer_dir, full_dir, replace(config, early_stop=()), progress=not quiet)
+    out_dir = run_sweep(list(data), tokenizer_dir, out, config, progress=not quiet, resume_stopped=resume_stopped)
     if not quiet:
         for size, entry in recommended(out_dir).items():
             click.echo(f"{size}: lr {entry['lr']:g}, warm-up {entry['warmup']:g}, {entry['variant']} "
                        f"(val {entry['validation_loss']:.3f}, unigram {entry['unigram_loss']:.3f})")
         click.echo(f"Report: {Path(out_dir) / 'report.md'}")
+    if full_dir is not None:
+        path = fidelity.write(full_dir, out_dir)
+        if not quiet:
+            click.echo(fidelity.summary(json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))))
+            click.echo(f"Fidelity: {path}")
 
 
 @click.command(epilog="""\b

@@ -22,6 +22,8 @@ GRADIENT_RATIO = 3
 """Top-layer gradients this many times those of the bottom (or a third of them) are out of balance."""
 UPDATE_MAX = 0.02
 """A step that moves a layer's weights by more than this share is too large (healthy is ~0.1%)."""
+AT_UNIGRAM = 0.1
+"""Nats either side of the unigram loss within which a run is at it (word frequencies, no more)."""
 
 
 def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
@@ -47,9 +49,9 @@ def _baseline_causes(outcome: dict) -> list[str]:
     accuracy, unigram_accuracy = outcome.get("masked_accuracy"), outcome.get("unigram_accuracy")
     numbers = (f"({val:.2f} vs {unigram:.2f}{ngram_part(outcome)}; masked accuracy {_pct(accuracy)} vs "
                f"unigram {_pct(unigram_accuracy)})")
-    if val > unigram + 0.1:
+    if val > unigram + AT_UNIGRAM:
         return [f"stuck above the unigram loss {numbers}: not even the token frequencies learned yet"]
-    if val > unigram - 0.1:
+    if val > unigram - AT_UNIGRAM:
         return [f"plateau at the unigram loss {numbers}: predicting token frequencies"]
     return [f"below the unigram loss but not the n-gram baseline {numbers}: some context, "
             "less than a table of neighbours"]
@@ -92,15 +94,22 @@ def _attention_causes(diagnostics: list[dict], seq_len: int) -> list[str]:
 
 def _gradient_causes(diagnostics: list[dict], outcome: dict) -> list[str]:
     """Top and bottom layers' gradients out of balance in the first records (post-LN without warm-up)."""
-    grads = [(r["grad_norm"], r["step"]) for r in diagnostics]
-    layers = sorted((k for k in grads[0][0] if k.startswith("layer.")), key=lambda k: int(k.split(".")[1]))
-    if len(layers) < 2:
+    ratios = [(layer_gradient_ratio(r["grad_norm"]), r["step"]) for r in diagnostics[:4]]
+    if ratios[0][0] is None:
         return []
-    ratio, step = max((float(g[layers[-1]]) / max(float(g[layers[0]]), 1e-12), s) for g, s in grads[:4])
+    ratio, step = max(ratios)
     if GRADIENT_RATIO ** -1 <= ratio <= GRADIENT_RATIO:
         return []
     warm = "no warm-up" if outcome["warmup"] == 0 else f"warm-up {outcome['warmup']:g}"
     return [f"{outcome['variant']}, {warm}: gradients of the top layer {ratio:.1f}× those of the bottom at step {step}"]
+
+
+def layer_gradient_ratio(grad_norm: dict) -> float | None:
+    """The top layer's gradient norm over the bottom layer's, from a diagnostics record (None with one layer)."""
+    layers = sorted((k for k in grad_norm if k.startswith("layer.")), key=lambda k: int(k.split(".")[1]))
+    if len(layers) < 2:
+        return None
+    return float(grad_norm[layers[-1]]) / max(float(grad_norm[layers[0]]), 1e-12)
 
 
 def _update_causes(diagnostics: list[dict]) -> list[str]:

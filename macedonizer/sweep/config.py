@@ -16,17 +16,19 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from ..configs import (LR_SCALINGS, MAX_POSITIONS, VARIANTS, RunConfig, TrainConfig, check_choice, check_range,
-                       keep_one_budget,
-                       resolve_size, settle_budget)
+from ..configs import (LR_SCALINGS, MAX_POSITIONS, VARIANTS, MaskingConfig, RunConfig, TrainConfig, check_choice,
+                       check_range, keep_one_budget, resolve_size, settle_budget)
 from ..errors import ConfigError
 from ..fields import to_dataclass
 
 BUDGET_KEYS = ("steps", "tokens")
 """A sweep run's budget: exactly one of these; none given means ``DEFAULT_STEPS``."""
 DEFAULT_STEPS = 300
-GRID_AXES = ("sizes", "lrs", "warmups", "variants", "lr_scalings", "max_grad_norms")
+GRID_AXES = ("sizes", "lrs", "warmups", "variants", "lr_scalings", "max_grad_norms", "mask_rates")
 """The settings that are lists: their product is the grid."""
+EARLY_STOPS = ("halving", "rules")
+"""Ways to stop runs early: successive halving by validation loss, and rules on a run's own records."""
+DEFAULT_MASK_RATE = MaskingConfig().rate
 SHARED = ("steps", "tokens", "seq_len", "batch_size", "dropout", "seed", "eval_batches")
 """The settings that change what every run learns: a sweep folder holds runs of one such budget only."""
 
@@ -40,11 +42,13 @@ class SweepConfig:
     warmups: tuple[float, ...] = (0.0, 0.06)
     """Shares of each run spent warming up."""
     variants: tuple[str, ...] = ("post-ln",)
-    """``post-ln`` (BERT) and/or ``pre-ln`` (pre-LayerNorm RoBERTa)."""
+    """Any of ``configs.VARIANTS``: ``post-ln`` (BERT), ``pre-ln`` (pre-LayerNorm RoBERTa) …"""
     lr_scalings: tuple[str, ...] = ("none",)
     """``none`` and/or ``mup`` (hidden-matrix learning rate × 128 / width)."""
     max_grad_norms: tuple[float, ...] = (1.0,)
     """Gradient clipping norms; ``inf`` turns clipping off."""
+    mask_rates: tuple[float, ...] = (DEFAULT_MASK_RATE,)
+    """Shares of tokens masked in training (validation always masks as ``macedonizer eval`` does)."""
     steps: int | None = None
     """Budget per run in optimizer steps; ``DEFAULT_STEPS`` when neither this nor ``tokens`` is given."""
     tokens: int | None = None
@@ -60,6 +64,12 @@ class SweepConfig:
     workers: int = 1
     """Runs trained at the same time, each in its own process with its share of the CPU threads."""
     device: str = "auto"
+    early_stop: tuple[str, ...] = ()
+    """``halving`` and/or ``rules`` (of ``EARLY_STOPS``); none trains every run to the end."""
+    eta: int = 3
+    """Halving: each rung keeps the best 1/eta of a size's runs (at least one)."""
+    min_share: float = 0.1
+    """Halving: the first rung comes after at least this share of the budget; the rungs are at 1/eta^k of it."""
 
     def __post_init__(self):
         for name in GRID_AXES:
@@ -74,6 +84,16 @@ class SweepConfig:
         for name in ("batch_size", "eval_every", "eval_batches", "workers"):
             check_range(name, getattr(self, name), 1)
         check_range("diagnostics_every", self.diagnostics_every, 0)
+        if isinstance(self.early_stop, str):
+            object.__setattr__(self, "early_stop", (self.early_stop,) if self.early_stop else ())
+        object.__setattr__(self, "early_stop", tuple(self.early_stop))
+        for way in self.early_stop:
+            check_choice("early_stop", way, EARLY_STOPS)
+        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
+            raise ConfigError(f"eta: must be a whole number of at least 2, got {self.eta!r}.")
+        check_range("min_share", self.min_share, 0, 1, below_high=True)
+        if self.min_share <= 0:
+            raise ConfigError(f"min_share: must be above 0, got {self.min_share!r}.")
 
     @classmethod
     def from_table(cls, table: Mapping, source: str, **overrides) -> SweepConfig:
@@ -99,9 +119,10 @@ class SweepConfig:
 
     def points(self) -> list[Point]:
         """The grid, smallest models first so that a border shows early."""
-        return [Point(size, lr, warmup, variant, scaling, clip)
+        return [Point(size, lr, warmup, variant, scaling, clip, rate)
                 for size in self.sizes for variant in self.variants for scaling in self.lr_scalings
-                for clip in self.max_grad_norms for warmup in self.warmups for lr in self.lrs]
+                for clip in self.max_grad_norms for rate in self.mask_rates for warmup in self.warmups
+                for lr in self.lrs]
 
     def budget(self) -> dict:
         """The settings every run shares; a sweep folder holds runs of one budget only."""
@@ -124,6 +145,10 @@ def _check_axes(config: SweepConfig) -> None:
     for clip in config.max_grad_norms:
         if not _number(clip) or not clip > 0:
             raise ConfigError(f"max_grad_norms: every clipping norm must be above 0 (inf for none), got {clip!r}.")
+    for rate in config.mask_rates:
+        if not _number(rate):
+            raise ConfigError(f"mask_rates: every masking rate must be a number, got {rate!r}.")
+        MaskingConfig(rate=rate)  # its own range check, in its own words
 
 
 def _number(value) -> bool:
@@ -140,12 +165,14 @@ class Point:
     variant: str = "post-ln"
     lr_scaling: str = "none"
     max_grad_norm: float = 1.0
+    mask_rate: float = DEFAULT_MASK_RATE
 
     @property
     def name(self) -> str:
         clip = "" if self.max_grad_norm == 1.0 else f"-clip{self.max_grad_norm:g}"
         scaling = "" if self.lr_scaling == "none" else f"-{self.lr_scaling}"
-        return f"{self.size.replace('/', '-')}-{self.variant}{scaling}{clip}-wu{self.warmup:g}-lr{self.lr:g}"
+        mask = "" if self.mask_rate == DEFAULT_MASK_RATE else f"-mask{self.mask_rate:g}"
+        return f"{self.size.replace('/', '-')}-{self.variant}{scaling}{clip}{mask}-wu{self.warmup:g}-lr{self.lr:g}"
 
     def train_config(self, sweep: SweepConfig) -> TrainConfig:
         """What this run trains: the point's settings under the sweep's budget."""
@@ -153,7 +180,7 @@ class Point:
             size=self.size, seq_len=sweep.seq_len, batch_size=sweep.batch_size, lr=self.lr, warmup=self.warmup,
             max_grad_norm=self.max_grad_norm, max_steps=sweep.steps, tokens=sweep.tokens, seed=sweep.seed,
             dropout=sweep.dropout, final_eval_batches=sweep.eval_batches, variant=self.variant,
-            lr_scaling=self.lr_scaling)
+            lr_scaling=self.lr_scaling, masking=MaskingConfig(rate=self.mask_rate))
 
     def run_config(self, sweep: SweepConfig) -> RunConfig:
         """How this run goes: quiet, resuming an interrupted run, one checkpoint kept, diagnostics on."""

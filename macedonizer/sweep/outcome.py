@@ -19,8 +19,13 @@ started from and its training curve (metrics.jsonl), first rule that holds:
    at the unigram loss ``U``, the loss of predicting training-token
    frequencies: word frequencies only).
 
-A finished run leaves its record in ``outcome.json``; ``load_outcomes``
-judges every finished run of a sweep folder again by the current rules.
+A run stopped early (``rules``, ``halving``) is ``stopped``: it keeps its
+metrics, its validation at the stop (eval.json) and the rule or rung that
+stopped it, in words with numbers.
+
+A finished or stopped run leaves its record in ``outcome.json``;
+``load_outcomes`` judges every such run of a sweep folder again by the
+current rules.
 """
 
 from __future__ import annotations
@@ -31,13 +36,17 @@ import os
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from ..configs import TrainConfig, resolve_size
 from ..diagnostics import read_diagnostics
+from ..fields import to_dataclass
 from ..files import read_jsonl
+from ..train.loop import flops_per_token
 from ..verdict import judge
 from .causes import explain
 from .config import Point
 
-OUTCOMES = ("learned", "plateau", "diverged", "undertrained")
+OUTCOMES = ("learned", "plateau", "diverged", "undertrained", "stopped")
+"""What a run can come to; ``classify`` gives the first four, early stopping the last."""
 MIN_POINTS = 4
 """Training-loss records needed to judge a curve."""
 STILL_FALLING = 0.15
@@ -85,8 +94,12 @@ def classify(train_losses: list[float], validation: dict | None, start_loss: flo
     return "plateau", f"flat, and {verdict.reason}"
 
 
-def judge_run(run_dir: Path, point: Point, nan_step: int | None) -> dict:
-    """The outcome record of a finished (or NaN-stopped) run, from the files it wrote."""
+def judge_run(run_dir: Path, point: Point, nan_step: int | None, stop: dict | None = None,
+              rungs: dict | None = None) -> dict:
+    """The outcome record of a finished, NaN-stopped or early-stopped (``stop``) run, from the files it wrote.
+
+    ``rungs`` (step → validation loss at the halving's rungs it passed) is kept in the record.
+    """
     records = read_jsonl(run_dir / "metrics.jsonl")
     train = [r for r in records if r["split"] == "train"]
     vals = [r for r in records if r["split"] == "val"]
@@ -95,27 +108,62 @@ def judge_run(run_dir: Path, point: Point, nan_step: int | None) -> dict:
     validation = evaluation["validation"] if evaluation else (vals[-1] if vals else {})
     start_loss = math.log(training["data"]["vocab_size"])
     outcome, rule = classify([r["loss"] for r in train], validation if evaluation else None, start_loss, nan_step)
+    if stop is not None:
+        outcome, rule = "stopped", stop["reason"]
     result = {
         **asdict(point), "name": point.name, "outcome": outcome, "rule": rule,
+        "stopped_by": _stopped_by(stop),
         "validation_loss": validation.get("loss") if evaluation else None,
         "unigram_loss": validation.get("unigram_loss"),
         "masked_accuracy": validation.get("masked_accuracy") if evaluation else None,
         "unigram_accuracy": validation.get("unigram_accuracy"),
         "ngram_loss": validation.get("ngram_loss"), "ngram_accuracy": validation.get("ngram_accuracy"),
         "steps": evaluation["steps"] if evaluation else nan_step,
+        "budget_steps": _budget_steps(run_dir, training), "seq_len": training["train"]["seq_len"],
+        "batch_size": training["train"]["batch_size"],
         "seconds": evaluation["seconds"] if evaluation else None, "nan_step": nan_step,
+        "stop": stop, "rungs": dict(rungs or {}),
     }
     result["cause"] = explain(result, read_diagnostics(run_dir), training["train"]["seq_len"])
     return result
 
 
+def training_flops(outcome: dict, steps: int) -> float:
+    """Training FLOPs of ``steps`` steps of a run (``loop.flops_per_token``): what early stopping saves."""
+    tokens = steps * outcome["batch_size"] * outcome["seq_len"]
+    return float(tokens * flops_per_token(resolve_size(outcome["size"]), outcome["seq_len"]))
+
+
+def _stopped_by(stop: dict | None) -> str:
+    """``rule unigram``, ``rung 1``: a stopped run's short tag (empty for a run that was not stopped)."""
+    if stop is None:
+        return ""
+    return f"rule {stop['rule']}" if stop["by"] == "rule" else f"rung {stop.get('rung', '?')}"
+
+
+def _budget_steps(run_dir: Path, training: dict) -> int:
+    """The steps of the run's full budget (a stopped run trained fewer)."""
+    return to_dataclass(TrainConfig, training["train"], str(run_dir / "training_config.json"), "train").steps()
+
+
+def read_saved(run_dir: Path) -> dict | None:
+    """A run's outcome.json as written, or None where it has none."""
+    path = run_dir / OUTCOME_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def point_of(saved: dict) -> Point:
+    """The grid point of a saved record (records older than an axis take its default)."""
+    return Point(**{f.name: saved[f.name] for f in fields(Point) if f.name in saved})
+
+
 def load_outcomes(out: str | os.PathLike) -> list[dict]:
-    """The outcome of every finished run in a sweep folder, judged again by the current rules."""
+    """The outcome of every finished or stopped run in a sweep folder, judged again by the current rules."""
     runs = Path(out) / "runs"
     paths = sorted(runs.glob(f"*/{OUTCOME_FILE}")) if runs.is_dir() else []
     outcomes = []
     for path in paths:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        point = Point(**{f.name: saved[f.name] for f in fields(Point)})
-        outcomes.append(judge_run(path.parent, point, saved["nan_step"]))
+        outcomes.append(judge_run(path.parent, point_of(saved), saved["nan_step"], saved.get("stop"),
+                                  saved.get("rungs")))
     return outcomes

@@ -11,9 +11,12 @@ import os
 from pathlib import Path
 
 from ..errors import MacedonizerError
+from .config import DEFAULT_MASK_RATE
 from .outcome import OUTCOMES
 
 RECOMMENDED_FILE = "recommended.json"
+SETTING = ("variant", "warmup", "lr_scaling", "max_grad_norm", "mask_rate")
+"""What a run is besides its size and learning rate: ``learned_lrs`` lists the learning rates of the best's."""
 
 
 def recommend(outcomes: list[dict], sizes: list[str]) -> dict:
@@ -30,16 +33,16 @@ def recommend(outcomes: list[dict], sizes: list[str]) -> dict:
         chosen[size] = {
             "lr": best["lr"], "warmup": best["warmup"], "variant": best["variant"],
             "lr_scaling": best["lr_scaling"], "max_grad_norm": best["max_grad_norm"],
+            "mask_rate": best.get("mask_rate", DEFAULT_MASK_RATE),
             "validation_loss": best["validation_loss"], "unigram_loss": best["unigram_loss"],
             "masked_accuracy": best["masked_accuracy"], "steps": best["steps"], "run": best["name"],
-            "learned_lrs": sorted({o["lr"] for o in learned if o["variant"] == best["variant"]
-                                   and o["warmup"] == best["warmup"] and o["lr_scaling"] == best["lr_scaling"]}),
+            "learned_lrs": sorted({o["lr"] for o in learned if all(o.get(k) == best.get(k) for k in SETTING)}),
         }
     return {"sizes": chosen, "unlearned": unlearned}
 
 
 def recommended(out: str | os.PathLike) -> dict[str, dict]:
-    """Per size with a learned run: ``{"lr", "warmup", "variant", "lr_scaling", "max_grad_norm", …}``."""
+    """Per size with a learned run: ``{"lr", "warmup", "variant", "lr_scaling", "max_grad_norm", "mask_rate", …}``."""
     path = Path(out) / RECOMMENDED_FILE
     if not path.is_file():
         raise MacedonizerError(f"No {RECOMMENDED_FILE} in {out}: run `macedonizer sweep` first.")

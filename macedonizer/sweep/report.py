@@ -1,10 +1,12 @@
 """The sweep's report from its finished runs: runs.csv, report.md, learnability.png and recommended.json.
 
 The runs are grouped into panels, one per setting (variant, lr scaling,
-clipping, warm-up), each a table of sizes × learning rates. Per panel the
-report gives the border (the learning rates at which each size learned);
-then the causes of the runs that did not learn, each other setting against
-the plain one cell by cell, and the recommendation.
+clipping, masking rate, warm-up), each a table of sizes × learning rates.
+Per panel the report gives the border (the learning rates at which each
+size learned); then the runs stopped early, each with the rule or rung that
+stopped it and the compute it saved, the causes of the runs that did not
+learn, each other setting against the plain one cell by cell, and the
+recommendation.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from pathlib import Path
 from ..configs import resolve_size
 from ..errors import MacedonizerError
 from ..files import write_text_atomic
-from .heatmap import draw as draw_heatmap
 from .causes import ngram_part
-from .outcome import OUTCOMES, load_outcomes
+from .config import DEFAULT_MASK_RATE
+from .heatmap import draw as draw_heatmap
+from .outcome import OUTCOMES, load_outcomes, training_flops
 from .recommendation import RECOMMENDED_FILE, recommend
 
-CSV_COLUMNS = ("size", "lr", "warmup", "variant", "lr_scaling", "max_grad_norm", "outcome", "validation_loss",
-               "unigram_loss", "ngram_loss", "masked_accuracy", "ngram_accuracy", "steps", "seconds", "cause")
-PLAIN = ("post-ln", "none", 1.0)
-"""The plain setting (variant, lr scaling, clipping) that every other is set against, at the shortest warm-up."""
+CSV_COLUMNS = ("size", "lr", "warmup", "variant", "lr_scaling", "max_grad_norm", "mask_rate", "outcome", "stopped_by",
+               "validation_loss", "unigram_loss", "ngram_loss", "masked_accuracy", "ngram_accuracy", "steps",
+               "budget_steps", "seconds", "rule", "cause")
+PLAIN = ("post-ln", "none", 1.0, DEFAULT_MASK_RATE)
+"""The plain setting (variant, lr scaling, clipping, masking rate) every other is set against, at the shortest
+warm-up."""
 
 
 def write_report(out: str | os.PathLike) -> None:
@@ -42,14 +47,15 @@ def write_report(out: str | os.PathLike) -> None:
     write_text_atomic(out / RECOMMENDED_FILE, json.dumps(recommendation, indent=2, ensure_ascii=False))
     write_text_atomic(out / "report.md", _markdown(outcomes, sizes, lrs, panels, recommendation))
     draw_heatmap(out / "learnability.png", sizes, lrs,
-                 {_panel_title(key): {cell: (o["outcome"], _loss(o)) for cell, o in panel.items()}
+                 {_panel_title(key): {cell: (o["outcome"], "\n".join(filter(None, [_loss(o), o["stopped_by"]])))
+                                      for cell, o in panel.items()}
                   for key, panel in panels.items()})
 
 
 def summary_line(outcome: dict) -> str:
     """One line per finished run, as the progress bar prints it."""
     loss = outcome["validation_loss"]
-    text = f"{outcome['name']}: {outcome['outcome']}"
+    text = f"{outcome['name']}: {outcome['outcome']}" + (f" ({outcome['stopped_by']})" if outcome["stopped_by"] else "")
     text += f", val {loss:.3f} (unigram {outcome['unigram_loss']:.3f}{ngram_part(outcome)})" if loss is not None else ""
     return text + (f" — {outcome['cause']}" if outcome["cause"] else "")
 
@@ -59,8 +65,7 @@ def _write_csv(path: Path, outcomes: list[dict]) -> None:
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        for o in sorted(outcomes, key=lambda o: (_size_order(o), o["variant"], o["lr_scaling"], o["max_grad_norm"],
-                                                 o["warmup"], o["lr"])):
+        for o in sorted(outcomes, key=lambda o: (_size_order(o), *_setting(o), o["lr"])):
             writer.writerow(o)
     os.replace(tmp, path)
 
@@ -71,7 +76,7 @@ def _size_order(outcome: dict) -> tuple:
 
 
 def _setting(o: dict) -> tuple:
-    return o["variant"], o["lr_scaling"], o["max_grad_norm"], o["warmup"]
+    return o["variant"], o["lr_scaling"], o["max_grad_norm"], o["mask_rate"], o["warmup"]
 
 
 def _panels(outcomes: list[dict]) -> dict[tuple, dict[tuple[str, float], dict]]:
@@ -79,17 +84,18 @@ def _panels(outcomes: list[dict]) -> dict[tuple, dict[tuple[str, float], dict]]:
     panels: dict[tuple, dict] = {}
     for o in outcomes:
         panels.setdefault(_setting(o), {})[(o["size"], o["lr"])] = o
-    return dict(sorted(panels.items(), key=lambda kv: (kv[0][0] != "post-ln", kv[0][1] != "none", kv[0][2],
-                                                        kv[0][3])))
+    return dict(sorted(panels.items(), key=lambda kv: (kv[0][0] != PLAIN[0], kv[0][1] != PLAIN[1], *kv[0][2:])))
 
 
 def _panel_title(key: tuple) -> str:
-    variant, scaling, clip, warmup = key
+    variant, scaling, clip, mask_rate, warmup = key
     parts = [variant, f"warm-up {warmup:g}"]
     if scaling != "none":
         parts.append(f"lr scaling {scaling}")
     if clip != 1.0:
         parts.append(f"clip {clip:g}")
+    if mask_rate != DEFAULT_MASK_RATE:
+        parts.append(f"mask {mask_rate:g}")
     return ", ".join(parts)
 
 
@@ -137,14 +143,13 @@ def _markdown(outcomes, sizes, lrs, panels, recommendation) -> str:
         lines += [f"## {_panel_title(key)}", "", "| size | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
                   "|---" * (len(lrs) + 1) + "|"]
         for size in sizes:
-            cells = [f"{panel[(size, lr)]['outcome']} {_loss(panel[(size, lr)])}" if (size, lr) in panel else ""
-                     for lr in lrs]
+            cells = [_cell(panel[(size, lr)]) if (size, lr) in panel else "" for lr in lrs]
             lines.append(f"| {size} | " + " | ".join(cells) + " |")
         lines += ["", f"Border: {_border(panel, sizes)}.", ""]
-    lines += ["## Causes of the runs that did not learn", ""]
-    for o in outcomes:
-        if o["outcome"] != "learned":
-            lines.append(f"- {o['name']}: {o['outcome']} ({o['rule']}). {o['cause']}")
+    lines += _stopped_section(outcomes)
+    causes = [f"- {o['name']}: {o['outcome']} ({o['rule']}). {o['cause']}" for o in outcomes
+              if o["outcome"] not in ("learned", "stopped")]
+    lines += ["## Causes of the runs that did not learn", ""] + (causes or ["- none finished without learning"])
     remedies = _remedies(outcomes)
     lines += ["", "## Remedies against the plain setting, cell by cell", ""] + (remedies or ["- none in this grid"])
     lines += ["", "## Recommended", ""]
@@ -155,6 +160,29 @@ def _markdown(outcomes, sizes, lrs, panels, recommendation) -> str:
     for size, why in recommendation["unlearned"].items():
         lines.append(f"- {size}: no learned run ({why})")
     return "\n".join(lines) + "\n"
+
+
+def _cell(o: dict) -> str:
+    return f"{o['outcome']} {_loss(o)}" + (f" ({o['stopped_by']})" if o["stopped_by"] else "")
+
+
+def _stopped_section(outcomes: list[dict]) -> list[str]:
+    """The runs stopped early, each with its rule or rung in words and numbers, and the compute spent."""
+    stopped = [o for o in outcomes if o["outcome"] == "stopped"]
+    if not stopped:
+        return []
+    spent = sum(training_flops(o, o["steps"]) for o in outcomes)
+    full = sum(training_flops(o, o["budget_steps"]) for o in outcomes)
+    lines = ["## Stopped early", "",
+             f"{len(stopped)} of {len(outcomes)} runs stopped early; the grid trained {spent / full:.0%} of the "
+             f"compute of every run to its full budget ({spent:.3g} of {full:.3g} training FLOPs, 6N per token plus "
+             f"attention). A stopped run keeps its checkpoint: `--resume-stopped` trains it on to the full budget "
+             f"on the same schedule.", ""]
+    for o in stopped:
+        cause = f" Diagnostics: {o['cause']}" if o["cause"] and o["cause"] != o["rule"] else ""
+        lines.append(f"- {o['name']}: stopped by {o['stopped_by']} after {o['steps']} of {o['budget_steps']} steps: "
+                     f"{o['rule']}.{cause}")
+    return lines + [""]
 
 
 def _heading(outcomes: list[dict]) -> list[str]:

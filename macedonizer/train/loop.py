@@ -13,6 +13,12 @@ budget). Every ``log_every`` steps a line goes to metrics.jsonl
 (``TrainingDiverged``); running out of memory, on a GPU or on the CPU, says
 which batch (``OutOfMemory``), Ctrl-C which checkpoint was kept
 (``Interrupted``).
+
+A run trained inside ``watching(watch)`` shows ``watch`` every step, every
+validation and every diagnostics record; when it answers with a reason, the
+run ends after that step as if its budget were spent (a checkpoint, the
+model and eval.json), and ``resume`` later continues it under the same
+schedule: how the sweep stops runs early.
 """
 
 from __future__ import annotations
@@ -22,14 +28,16 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..configs import ModelSize, RunConfig, TrainConfig
+from ..configs import MaskingConfig, ModelSize, RunConfig, TrainConfig
 from ..diagnostics import DIAGNOSTICS, Probe
 from ..errors import OutOfMemory, TrainingDiverged
 from .checkpoint import checkpoint_dirs, checkpoint_state, interrupted, save_checkpoint
@@ -49,6 +57,26 @@ _CPU_OOM = re.compile(r"(\[enforce fail at [^\]]*\] [^\n]*?)?DefaultCPUAllocator
 
 PROBE_ROWS = 8
 """Validation sequences in the fixed diagnostics batch."""
+
+Watch = Callable[[str, dict], "str | None"]
+"""Shown ``("step", {"step", "loss"})`` after every optimizer step, ``("val", record)`` after every validation
+and ``("diagnostics", record)`` after every diagnostics record (main process); a reason it returns ends the run."""
+_WATCH: ContextVar[Watch | None] = ContextVar("macedonizer_watch", default=None)
+
+
+@contextlib.contextmanager
+def watching(watch: Watch) -> Iterator[None]:
+    """Every run trained inside shows its records to ``watch``, which may end it early (see the module docstring)."""
+    token = _WATCH.set(watch)
+    try:
+        yield
+    finally:
+        _WATCH.reset(token)
+
+
+def flops_per_token(size: ModelSize, seq_len: int) -> int:
+    """Training FLOPs per token: 6 per non-embedding parameter, plus attention's 12 · layers · hidden · seq_len."""
+    return 6 * size.non_embedding_parameters() + 12 * size.layers * size.hidden * seq_len
 
 
 def lr_factor(progress: float, warmup: float, schedule: str) -> float:
@@ -84,6 +112,8 @@ class Parts:
     device: torch.device
     precision: str
     dist: Dist
+    evaluation_masker: Masker | None = field(default=None, init=False)
+    """What ``validate`` masks with, built on first use."""
 
     @property
     def micro(self) -> int:
@@ -92,8 +122,15 @@ class Parts:
 
 
 def validate(parts: Parts, max_batches: int | None) -> dict:
-    """Honest scores on the validation sequences (``max_batches`` of them; None for all)."""
-    return evaluate_sequences(parts.sparse, parts.data.val, parts.masker, parts.pad_id, parts.device,
+    """Honest scores on the validation sequences (``max_batches`` of them; None for all).
+
+    Masked as ``macedonizer eval`` masks (``MaskingConfig``'s default rate, token by token), whatever the
+    training masking: a run trained at another masking rate is scored on the same task, so its numbers compare.
+    """
+    if parts.evaluation_masker is None:
+        same = parts.masker.config == MaskingConfig()
+        parts.evaluation_masker = parts.masker if same else Masker(MaskingConfig(), parts.masker.vocab)
+    return evaluate_sequences(parts.sparse, parts.data.val, parts.evaluation_masker, parts.pad_id, parts.device,
                               parts.data.token_counts, parts.data.ngram_baseline(), seed=parts.config.seed,
                               max_batches=max_batches)
 
@@ -143,6 +180,7 @@ def _steps(parts: Parts, state: dict, logger: Logger, probe: Probe | None, start
     total_steps = config.steps()
     order = Order(len(parts.data.train), config.seed)
     speed = _Speed(parts)
+    watch = _WATCH.get()
     while True:
         elapsed = time.time() - started
         if total_steps is not None and state["step"] >= total_steps:
@@ -159,21 +197,38 @@ def _steps(parts: Parts, state: dict, logger: Logger, probe: Probe | None, start
                 f"The loss became {loss} at step {state['step'] + 1}{where}. Lower --lr or raise --warmup.",
                 state["step"] + 1,
             )
-        grad_norm = _update(parts, lr, state["step"] + 1, probe)
+        grad_norm, diagnosis = _update(parts, lr, state["step"] + 1, probe)
         state["step"] += 1
         state["samples"] += config.batch_size
         state["tokens"] += config.batch_size * config.seq_len
         speed.tokens += config.batch_size * config.seq_len
         step = state["step"]
-        if step % every.log_every == 0 or step == total_steps:
+        stop = _shown(watch, "step", {"step": step, "loss": loss}) or _shown(watch, "diagnostics", diagnosis)
+        if step % every.log_every == 0 or step == total_steps or stop:
             logger.log("train", {"step": step, "tokens": state["tokens"], "loss": round(loss, 5),
                                  "accuracy": round(correct / max(1, masked), 5), "lr": lr,
                                  "grad_norm": round(float(grad_norm), 4), **speed.measure()})
             speed.restart()
         if step % every.eval_every == 0 and main:
-            logger.log("val", {"step": step, "tokens": state["tokens"], **validate(parts, every.eval_batches)})
+            record = validate(parts, every.eval_batches)
+            logger.log("val", {"step": step, "tokens": state["tokens"], **record})
+            stop = stop or _shown(watch, "val", {"step": step, **record})
+        if watch is not None and _stopping(stop, parts):
+            break  # train() saves the checkpoint that resume continues from
         if step % every.checkpoint_every == 0 and main:
             _checkpoint(parts, state, started)
+
+
+def _shown(watch: Watch | None, kind: str, record: dict | None) -> str | None:
+    """What ``watch`` says of a record: a reason to stop, or None."""
+    return watch(kind, record) if watch is not None and record is not None else None
+
+
+def _stopping(stop: str | None, parts: Parts) -> bool:
+    """Whether the run stops here: on any process's word, so that every process of a DDP run stops alike."""
+    if parts.dist.world == 1:
+        return bool(stop)
+    return all_sum([1.0 if stop else 0.0], parts.dist, parts.device)[0] > 0
 
 
 def _accumulate(parts: Parts, order: Order, state: dict) -> tuple[float, int, int]:
@@ -214,8 +269,11 @@ def _micro_batch(parts: Parts, order: Order, state: dict, micro_step: int):
     return ids, inputs, labels
 
 
-def _update(parts: Parts, lr: float, step: int, probe: Probe | None) -> torch.Tensor:
-    """Clip, step AdamW at ``lr`` (times each group's scale), hold pruned weights at zero; the gradient norm."""
+def _update(parts: Parts, lr: float, step: int, probe: Probe | None) -> tuple[torch.Tensor, dict | None]:
+    """Clip, step AdamW at ``lr`` (times each group's scale), hold pruned weights at zero.
+
+    Returns the gradient norm, and the diagnostics record where this step was a diagnostics step.
+    """
     for group in parts.optimizer.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)
     diagnose = probe is not None and probe.due(step)
@@ -226,10 +284,9 @@ def _update(parts: Parts, lr: float, step: int, probe: Probe | None) -> torch.Te
     with torch.no_grad():
         for param, mask in parts.held_at_zero:
             param.mul_(mask)
-    if diagnose:
-        probe.after_update(step)
+    diagnosis = probe.after_update(step) if diagnose else None
     parts.optimizer.zero_grad(set_to_none=True)
-    return grad_norm
+    return grad_norm, diagnosis
 
 
 def _checkpoint(parts: Parts, state: dict, started: float) -> None:
@@ -262,8 +319,7 @@ class _Speed:
     """Tokens per second since the last log line, and model-FLOPs utilisation where the GPU's peak is known."""
 
     def __init__(self, parts: Parts):
-        size, seq_len = parts.size, parts.config.seq_len
-        self.flops_per_token = 6 * size.non_embedding_parameters() + 12 * size.layers * size.hidden * seq_len
+        self.flops_per_token = flops_per_token(parts.size, parts.config.seq_len)
         self.peak, self.world = peak_flops(parts.device), parts.dist.world
         self.restart()
 

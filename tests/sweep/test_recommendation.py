@@ -20,7 +20,9 @@ def test_the_recommendation_is_each_sizes_best_learned_run(tmp_path):
                 _outcome("small", 3e-3, "undertrained", 7.5)]
     recommendation = recommend(outcomes, ["tiny", "mini", "small"])
     assert recommendation["sizes"]["tiny"]["lr"] == 3e-3 and recommendation["sizes"]["tiny"]["learned_lrs"] == [1e-3, 3e-3]
-    assert recommendation["sizes"]["mini"]["variant"] == "pre-ln"
+    assert recommendation["sizes"]["mini"]["variant"] == "pre-ln" and recommendation["sizes"]["mini"]["mask_rate"] == 0.15
+    masked = recommend(outcomes + [{**_outcome("tiny", 1e-2, "learned", 6.7), "mask_rate": 0.3}], ["tiny"])
+    assert (masked["sizes"]["tiny"]["mask_rate"], masked["sizes"]["tiny"]["learned_lrs"]) == (0.3, [1e-2])
     assert recommendation["unlearned"] == {"small": "1 plateau, 1 undertrained"}
     (tmp_path / "recommended.json").write_text(json.dumps(recommendation), encoding="utf-8")
     assert sweep.recommended_lr(tmp_path, "tiny") == 3e-3

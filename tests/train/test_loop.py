@@ -7,14 +7,14 @@ import torch
 from click.testing import CliRunner
 
 from macedonizer.cli import main
-from macedonizer.configs import ModelSize
+from macedonizer.configs import MaskingConfig, ModelSize
 from macedonizer.errors import Interrupted, MacedonizerError, OutOfMemory
 from macedonizer.train import loop
 from macedonizer.train.device import Dist
 from macedonizer.train.loop import lr_factor
 from macedonizer.train.model import SparseMLM
 from macedonizer.train.pretrain import run
-from tests.train.conftest import QUIET, SAMPLE, SMALL
+from tests.train.conftest import QUIET, SAMPLE, SMALL, losses
 
 
 def test_schedule():
@@ -155,3 +155,41 @@ def test_the_speed_is_the_tokens_since_the_last_line_over_the_seconds(monkeypatc
     speed.tokens += 128
     clock[0] = 106.0
     assert speed.measure()["tokens_per_s"] == 32.0  # counted from the restart, not the start
+
+
+def _stop_at_4(seen: list):
+    def watch(kind, record):
+        seen.append((kind, record["step"]))
+        return "enough for now" if kind == "step" and record["step"] == 4 else None
+
+    return watch
+
+
+def test_a_watch_sees_every_record_and_stops_the_run_with_a_checkpoint(tok, tmp_path):
+    seen = []
+    with loop.watching(_stop_at_4(seen)):
+        out = run([SAMPLE], tok, tmp_path / "stopped", SMALL, replace(QUIET, diagnostics_every=2))
+    assert [s for s in seen if s[1] <= 2] == [("step", 1), ("diagnostics", 1), ("step", 2), ("diagnostics", 2)]
+    assert ("val", 3) in seen and max(step for _, step in seen) == 4
+    assert json.loads((out / "eval.json").read_text())["steps"] == 4  # its model and validation at the stop
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-00000003", "step-00000004"]
+
+
+@pytest.mark.slow  # three short runs
+def test_a_stopped_run_resumed_ends_as_if_never_stopped(tok, tmp_path):
+    with loop.watching(_stop_at_4([])):
+        out = run([SAMPLE], tok, tmp_path / "stopped", SMALL, QUIET)
+    run([SAMPLE], tok, out, SMALL, replace(QUIET, resume=True))  # no watch: on to the full budget
+    full = run([SAMPLE], tok, tmp_path / "full", SMALL, QUIET)
+    assert losses(out) == losses(full) and [step for step, _ in losses(out)] == [1, 2, 3, 4, 5, 6]
+    assert (json.loads((out / "eval.json").read_text())["validation"]
+            == json.loads((full / "eval.json").read_text())["validation"])
+
+
+def test_validation_masks_as_eval_does_whatever_the_training_rate(tok, tmp_path):
+    scored = {}
+    for rate in (0.15, 0.3):
+        config = replace(SMALL, max_steps=1, masking=MaskingConfig(rate=rate))
+        out = run([SAMPLE], tok, tmp_path / f"rate{rate}", config, QUIET)
+        scored[rate] = json.loads((out / "eval.json").read_text())["validation"]["masked_tokens"]
+    assert scored[0.3] == scored[0.15]  # the same positions: numbers that compare across masking rates
