@@ -123,7 +123,10 @@ class Build:
         sweep.recommended_lr(self.sweep_dir, size)  # one sentence saying why, when no run of this size learned
         choice = sweep.recommended(self.sweep_dir)[size]
         fields = {f.name for f in dataclasses.fields(train)}
-        return dataclasses.replace(train, **{k: v for k, v in choice.items() if k in fields})
+        chosen = {k: v for k, v in choice.items() if k in fields}
+        if "mask_rate" in choice:  # the sweep's masking-rate axis: the one masking setting it varies
+            chosen["masking"] = dataclasses.replace(train.masking, rate=choice["mask_rate"])
+        return dataclasses.replace(train, **chosen)
 
 
 def file_identity(specs) -> list:

@@ -90,7 +90,8 @@ def test_lr_auto_trains_with_the_sweeps_recommendation_and_derived_members_join_
     real_recommended = sweep.recommended
     # Six sweep steps teach nothing, so no run learns; the sweep's own tests cover its choice. Here the
     # build must train L2/H32 with whatever the sweep recommends, so the recommendation is set by hand.
-    choice = {"lr": 3e-3, "warmup": 0.25, "variant": "pre-ln", "lr_scaling": "none", "max_grad_norm": 1.0}
+    choice = {"lr": 3e-3, "warmup": 0.25, "variant": "pre-ln", "lr_scaling": "none", "max_grad_norm": 1.0,
+              "mask_rate": 0.3}
     monkeypatch.setattr(sweep, "recommended", lambda out: {**real_recommended(out), "L2/H32": choice})
     monkeypatch.setattr(sweep, "recommended_lr", lambda out, size: choice["lr"])
     out = tmp_path / "out"
@@ -99,6 +100,7 @@ def test_lr_auto_trains_with_the_sweeps_recommendation_and_derived_members_join_
     assert (out / "sweep" / "runs.csv").is_file() and (out / "sweep" / "learnability.png").is_file()
     trained = json.loads((out / "models" / "L2-H32" / "training_config.json").read_text())["train"]
     assert (trained["lr"], trained["warmup"], trained["variant"]) == (3e-3, 0.25, "pre-ln")
+    assert trained["masking"]["rate"] == 0.3
     trained = json.loads((out / "models" / "L1-H32" / "training_config.json").read_text())["train"]
     assert trained["lr"] == recipe_for("L1/H32").lr  # a size without "auto" trains with its recipe
     from transformers import AutoConfig, pipeline
