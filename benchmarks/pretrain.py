@@ -6,7 +6,11 @@ machine, one after another:
 
 * ``ours``: ``macedonizer pretrain --size SIZE --time N`` with the size's
   default recipe (with ``--compile``: ``RunConfig(compile=True)``, the row
-  is then ``ours+compile`` and says whether torch.compile fell back to eager);
+  is then ``ours+compile`` and says whether torch.compile fell back to eager;
+  with ``--variants post-ln,modern``: one row per variant, ``ours-post-ln``,
+  ``ours-modern``, and their ratios to the first; with ``--side-by-side T``
+  those rows train at the same time, one process of T threads each, so that
+  a machine shared with other jobs slows them alike);
 * ``trainer``: ``Trainer`` + ``DataCollatorForLanguageModeling`` +
   ``BertForMaskedLM`` with the documented defaults (learning rate 5e-5,
   batch 8, fp32, linear decay), stopped by the clock;
@@ -33,6 +37,8 @@ on it, sequences of 64 tokens): a smoke run, not a benchmark.
     python benchmarks/pretrain.py --minutes 0.2 --contestants ours,trainer-bf16        # smoke run on the sample
     python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes tiny --minutes 10 --heldout ntrex.txt
     python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --sizes mini --minutes 20 --compile
+    python benchmarks/pretrain.py --corpus corpus/ --tokenizer tok/ --minutes 4 --contestants ours \
+        --variants post-ln,modern --side-by-side 1          # both variants at once, one thread each
 """
 
 from __future__ import annotations
@@ -40,10 +46,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -132,8 +140,9 @@ def trainer_run(size: str, data, tokenizer_dir: Path, out: Path, seconds: float,
 
 
 def ours_run(size: str, corpus: list[str], tokenizer: Path, out: Path, seconds: float, seq_len: int | None,
-             compile_: bool) -> dict:
-    """``macedonizer pretrain`` with the size's recipe; with ``compile_``, whether torch.compile fell back."""
+             compile_: bool, variant: str | None = None) -> dict:
+    """``macedonizer pretrain`` with the size's recipe (``variant``, where given, replacing the recipe's); with
+    ``compile_``, whether torch.compile fell back."""
     seen = []
     original = pretrain_module.trained_module
 
@@ -143,7 +152,7 @@ def ours_run(size: str, corpus: list[str], tokenizer: Path, out: Path, seconds: 
 
     pretrain_module.trained_module = spy
     try:
-        run(corpus, tokenizer, out, TrainConfig.for_size(size, time_s=seconds, seq_len=seq_len),
+        run(corpus, tokenizer, out, TrainConfig.for_size(size, time_s=seconds, seq_len=seq_len, variant=variant),
             RunConfig(progress=False, compile=compile_))
     finally:
         pretrain_module.trained_module = original
@@ -186,7 +195,7 @@ class Tee:
         self.lines.append(text)
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default=None,
                         help="A cleaned corpus (`macedonizer clean` output); default: the bundled sample (a smoke run).")
@@ -199,11 +208,20 @@ def main() -> None:
                              "exists, the held-out tenth of the sample with the sample.")
     parser.add_argument("--contestants", default="ours,trainer,trainer-bf16")
     parser.add_argument("--compile", action="store_true", help="Our run with torch.compile (RunConfig(compile=True)).")
+    parser.add_argument("--variants", default=None,
+                        help="Our runs with these variants, one row each (e.g. post-ln,modern); default: the recipe's.")
+    parser.add_argument("--side-by-side", type=int, default=0, metavar="THREADS",
+                        help="Run our rows at the same time, one process each with THREADS torch threads, so that "
+                             "they share the machine's load alike (default 0: one after another).")
     parser.add_argument("--seq-len", type=int, default=None,
                         help=f"Sequence length (default: the size's recipe; {SAMPLE_SEQ_LEN} on the sample).")
     parser.add_argument("--out", type=Path, default=None,
                         help="Where results.txt, results.json and the models go (default: ./pretrain-bench-TIME).")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
 
     out = args.out or Path.cwd() / f"pretrain-bench-{time.strftime('%Y%m%d-%H%M%S')}"
     if (out / "models").exists() and any((out / "models").iterdir()):
@@ -228,12 +246,14 @@ def main() -> None:
         train_tokenizer([corpus], tokenizer, TokenizerConfig(vocab_size=SAMPLE_VOCAB if args.corpus is None else 0),
                         progress=False)
     seconds = args.minutes * 60
-    contestants = ["ours+compile" if name == "ours" and args.compile else name
-                   for name in args.contestants.split(",")]
+    contestants = _contestants(args.contestants.split(","), args.variants.split(",") if args.variants else [None],
+                               args.compile)
     device, _ = setup("auto")
     show = Tee()
     show(f"{args.corpus or 'the bundled sample (smoke run)'}, tokenizer {tokenizer}, {args.minutes:g} minutes each, "
-         f"{device}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}; scored on "
+         f"{device}, {args.side_by_side or torch.get_num_threads()} threads"
+         f"{' per run, our runs side by side' if args.side_by_side else ''}, "
+         f"load average {os.getloadavg()[0]:.1f}; scored on "
          f"{Path(heldout).name} with every scored token masked")
     show(f"results in {out}")
     results = {"corpus": args.corpus or "corpus:sample", "tokenizer": str(tokenizer), "heldout": str(heldout),
@@ -241,14 +261,17 @@ def main() -> None:
                "peak_flops": peak_flops(device), "torch": torch.__version__, "sizes": {}}
     for size in args.sizes.split(","):
         size_seq_len = seq_len or TrainConfig.for_size(size).seq_len
+        data = build_cache([corpus], tokenizer, size_seq_len, progress=False)  # before any run: no race for it
+        jobs = {name: dict(size=size, corpus=[corpus], tokenizer=tokenizer, out=out / "models" / f"{size}-{name}",
+                           seconds=seconds, seq_len=seq_len, compile_=args.compile, variant=ours["variant"])
+                for name, ours in contestants.items() if ours is not None}
+        trained = (_side_by_side(jobs, args.side_by_side) if args.side_by_side
+                   else {name: ours_run(**job) for name, job in jobs.items()})
         rows = {}
         for name in contestants:
             model_dir = out / "models" / f"{size}-{name}"
-            if name.startswith("ours"):
-                row = ours_run(size, [corpus], tokenizer, model_dir, seconds, seq_len, compile_=args.compile)
-            else:
-                data = build_cache([corpus], tokenizer, size_seq_len, progress=False)
-                row = trainer_run(size, data, tokenizer, model_dir, seconds, bf16=name == "trainer-bf16")
+            row = trained[name] if name in trained else trainer_run(size, data, tokenizer, model_dir, seconds,
+                                                                    bf16=name == "trainer-bf16")
             scores = TextScorer(model_dir, [heldout])(AutoModelForMaskedLM.from_pretrained(model_dir))
             row.update(next(iter(scores.values())))
             row["tokens_per_s"] = row["tokens"] / row["seconds"]
@@ -261,12 +284,33 @@ def main() -> None:
     print(f"\nwrote {out / 'results.txt'} and {out / 'results.json'}")
 
 
+def _side_by_side(jobs: dict[str, dict], threads: int) -> dict[str, dict]:
+    """``ours_run`` of every job at the same time, each in a process of its own with ``threads`` torch threads."""
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+        futures = {name: pool.submit(ours_run, **job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _contestants(names: list[str], variants: list[str | None], compile_: bool) -> dict[str, dict | None]:
+    """Row name → our run's settings (``{"variant": …}``), or None for a Trainer; ``ours`` becomes one row per
+    variant."""
+    rows: dict[str, dict | None] = {}
+    for name in names:
+        if name != "ours":
+            rows[name] = None
+            continue
+        for variant in variants:
+            rows[f"ours{f'-{variant}' if variant else ''}{'+compile' if compile_ else ''}"] = {"variant": variant}
+    return rows
+
+
 def _report(size: str, rows: dict, show: Tee, device: torch.device) -> dict:
-    show(f"\n{size}: {'contestant':<13} {'steps':>7} {'tokens/s':>9} {'MFU':>6} {'loss':>7} {'acc':>6} "
+    show(f"\n{size}: {'contestant':<20} {'steps':>7} {'tokens/s':>9} {'MFU':>6} {'loss':>7} {'acc':>6} "
          f"{'unigram':>8} {'n-gram':>7} verdict")
     for name, r in rows.items():
         mfu_text = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a"
-        show(f"{'':<{len(size) + 2}}{name:<13} {r['steps']:>7,} {r['tokens_per_s']:>9,.0f} {mfu_text:>6} "
+        show(f"{'':<{len(size) + 2}}{name:<20} {r['steps']:>7,} {r['tokens_per_s']:>9,.0f} {mfu_text:>6} "
              f"{r['loss']:>7.3f} {r['masked_accuracy']:>6.1%} {r['unigram_loss']:>8.3f} "
              f"{r['ngram_loss'] if r.get('ngram_loss') is not None else float('nan'):>7.3f} {r['verdict']}")
     first = next(iter(rows.values()))
@@ -277,29 +321,37 @@ def _report(size: str, rows: dict, show: Tee, device: torch.device) -> dict:
     if any(r["mfu"] is None for r in rows.values()):
         show(f"{size}: MFU n/a: no dense bf16 peak FLOP/s is known for {device} (PEAK_FLOPS lists GPUs only)")
     ratios = {}
-    ours_name = next((name for name in rows if name.startswith("ours")), None)
+    ours_names = [name for name in rows if name.startswith("ours")]
     for ref_name, label in (("trainer-bf16", "Trainer bf16"), ("trainer", "Trainer fp32 defaults")):
-        if ours_name and ref_name in rows:
-            ours, ref = rows[ours_name], rows[ref_name]
-            speed, gap = ours["tokens_per_s"] / ref["tokens_per_s"], ours["loss"] - ref["loss"]
-            ratios[f"{ours_name}/{ref_name}"] = {"tokens_per_s_ratio": speed, "loss_gap": gap}
-            show(f"{size}: tokens/s {ours_name} ÷ {label} = {speed:.2f}×; honest loss {ours_name} − {label} = "
-                 f"{gap:+.3f} nats")
-    if ours_name:
-        ours = rows[ours_name]
-        if "compile" in ours:
-            show(f"{size}: torch.compile: {ours['compile']} (compiling counts against the time budget)")
-        v = ours["validation"]
-        ngram = f", n-gram {v['ngram_loss']:.3f} / {v['ngram_accuracy']:.1%}" if v.get("ngram_loss") is not None else ""
-        show(f"{size}: {ours_name} on its own validation documents (eval.json): {v['loss']:.3f} / "
-             f"{v['masked_accuracy']:.1%} (unigram {v['unigram_loss']:.3f} / {v['unigram_accuracy']:.1%}{ngram}); "
-             f"{ours['precision']}")
-        if ours["curve"]:
-            show(f"{size}: {ours_name} honest validation loss / accuracy by step: " + ", ".join(
-                f"{c['step']:,} {c['loss']:.3f} / {c['masked_accuracy']:.1%}" for c in ours["curve"]))
-        else:
-            show(f"{size}: {ours_name} validated only at the end (fewer steps than RunConfig.eval_every)")
+        if ours_names and ref_name in rows:
+            ratios[f"{ours_names[0]}/{ref_name}"] = _ratio(size, ours_names[0], rows[ours_names[0]], label,
+                                                           rows[ref_name], show)
+    for name in ours_names[1:]:  # each other variant against the first
+        ratios[f"{name}/{ours_names[0]}"] = _ratio(size, name, rows[name], ours_names[0], rows[ours_names[0]], show)
+    for name in ours_names:
+        _our_details(size, name, rows[name], show)
     return {"ratios": ratios}
+
+
+def _ratio(size: str, name: str, row: dict, ref_label: str, ref: dict, show: Tee) -> dict:
+    speed, gap = row["tokens_per_s"] / ref["tokens_per_s"], row["loss"] - ref["loss"]
+    show(f"{size}: tokens/s {name} ÷ {ref_label} = {speed:.2f}×; honest loss {name} − {ref_label} = {gap:+.3f} nats")
+    return {"tokens_per_s_ratio": speed, "loss_gap": gap}
+
+
+def _our_details(size: str, name: str, ours: dict, show: Tee) -> None:
+    if "compile" in ours:
+        show(f"{size}: torch.compile: {ours['compile']} (compiling counts against the time budget)")
+    v = ours["validation"]
+    ngram = f", n-gram {v['ngram_loss']:.3f} / {v['ngram_accuracy']:.1%}" if v.get("ngram_loss") is not None else ""
+    show(f"{size}: {name} on its own validation documents (eval.json): {v['loss']:.3f} / "
+         f"{v['masked_accuracy']:.1%} (unigram {v['unigram_loss']:.3f} / {v['unigram_accuracy']:.1%}{ngram}); "
+         f"{ours['precision']}")
+    if ours["curve"]:
+        show(f"{size}: {name} honest validation loss / accuracy by step: " + ", ".join(
+            f"{c['step']:,} {c['loss']:.3f} / {c['masked_accuracy']:.1%}" for c in ours["curve"]))
+    else:
+        show(f"{size}: {name} validated only at the end (fewer steps than RunConfig.eval_every)")
 
 
 if __name__ == "__main__":

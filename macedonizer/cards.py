@@ -36,6 +36,15 @@ EXAMPLES = [
 ]
 
 
+VARIANT_NAMES = {
+    "post-ln": "post-LayerNorm (BERT)",
+    "pre-ln": "pre-LayerNorm",
+    "modern": "ModernBERT (`ModernBertForMaskedLM`): pre-LayerNorm, GLU feed-forward, rotary positions, no biases, "
+              "global attention in every layer",
+}
+"""How the card's architecture row names each training variant."""
+
+
 def percent(value: float | None) -> str:
     """A share as ``12.3%``, or ``n/a`` for None."""
     return "n/a" if value is None else f"{100 * value:.1f}%"
@@ -248,7 +257,7 @@ def _tokenizer_rows(tokenizer_dir: Path) -> list[tuple[str, dict]]:
 
 
 def _card_data(licence: str, size_name: str, datasets: list[str], model_name: str, validation: dict,
-               examples: list[str], downstream: dict | None) -> ModelCardData:
+               examples: list[str], downstream: dict | None, variant: str) -> ModelCardData:
     """The card's metadata, as the Hub reads it: language, licence, pipeline tag, widget, model-index."""
     held_out = {"task_type": "fill-mask", "task_name": "Masked language modelling", "dataset_type": "held-out",
                 "dataset_name": "Held-out validation documents"}
@@ -257,7 +266,8 @@ def _card_data(licence: str, size_name: str, datasets: list[str], model_name: st
         license=licence,
         library_name="transformers",
         pipeline_tag="fill-mask",
-        tags=["bert", "fill-mask", "macedonian", "macedonizer", f"size-{size_name}"],
+        tags=["bert", *(["modernbert"] if variant == "modern" else []), "fill-mask", "macedonian", "macedonizer",
+              f"size-{size_name}"],
         datasets=datasets or None,
         model_name=model_name,
         eval_results=[
@@ -279,8 +289,7 @@ def _training_values(train: dict, evaluation: dict, mask_token: str) -> dict:
         mask_shares=_mask_shares(train["masking"], mask_token),
         initialisation=("local: weights at std 1/√hidden, attention heads starting on their neighbours"
                         if train.get("init") == "local" else "BERT's: weights at std 0.02"),
-        variant={"post-ln": "post-LayerNorm (BERT)", "pre-ln": "pre-LayerNorm"}.get(train.get("variant", "post-ln"),
-                                                                                   train.get("variant")),
+        variant=VARIANT_NAMES.get(train.get("variant", "post-ln"), train.get("variant")),
         dropout=train.get("dropout", 0.0),
         seq_len=train["seq_len"], batch_size=train["batch_size"],
         lr=train["lr"], weight_decay=train["weight_decay"], schedule=train["schedule"],
@@ -356,7 +365,7 @@ def render(model_dir: str | os.PathLike, repo_id: str | None = None, licence: st
     )
     card = ModelCard.from_template(
         _card_data(licence, size_name, sorted(set(found_datasets) | set(datasets)), model_name, validation,
-                   examples, downstream),
+                   examples, downstream, train.get("variant", "post-ln")),
         template_str=(resources.files("macedonizer._model_cards") / "model_card.md").read_text(encoding="utf-8"),
         model_name=model_name, size_name=size_name, layers=shape["layers"], hidden=shape["hidden"],
         heads=shape["heads"], parameters_m=f"{evaluation['parameters'] / 1e6:.1f}", mask_token=mask_token,

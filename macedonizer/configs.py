@@ -32,8 +32,10 @@ PRECISIONS = ("auto", "bf16", "fp32")
 """Training precision: auto (bf16 autocast where the device computes bf16 natively), bf16 or fp32."""
 INITS = ("local", "bert")
 """How a fresh model starts (``macedonizer.train.initialization``)."""
-VARIANTS = ("post-ln", "pre-ln")
-"""``post-ln``: BERT (``BertForMaskedLM``); ``pre-ln``: ``RobertaPreLayerNormForMaskedLM``, same tokenizer."""
+VARIANTS = ("post-ln", "pre-ln", "modern")
+"""``post-ln``: BERT (``BertForMaskedLM``); ``pre-ln``: ``RobertaPreLayerNormForMaskedLM``; ``modern``:
+``ModernBertForMaskedLM`` (pre-norm, GLU, rotary positions, no biases, global attention in every layer); all
+with the same WordPiece tokenizer."""
 LR_SCALINGS = ("none", "mup")
 SCHEDULES = ("linear", "cosine")
 TASKS = ("upos",)
@@ -118,7 +120,8 @@ class Recipe:
     warmup: float
     dropout: float
     variant: str
-    """``post-ln`` (BERT) or ``pre-ln``: from 4 layers on, post-LN stayed on the plateau where pre-LN left it."""
+    """``post-ln`` (BERT), ``pre-ln`` or ``modern``: from 4 layers on, post-LN stayed on the plateau where pre-LN
+    left it."""
 
 
 RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
@@ -304,7 +307,7 @@ class TrainConfig:
     final_eval_batches: int | None = None
     """Validation batches of the final evaluation (eval.json); None evaluates all of them."""
     variant: str = "post-ln"
-    """post-ln (BERT) or pre-ln (pre-LayerNorm RoBERTa); both load with AutoModelForMaskedLM."""
+    """post-ln (BERT), pre-ln (pre-LayerNorm RoBERTa) or modern (ModernBERT); all load with AutoModelForMaskedLM."""
     lr_scaling: str = "none"
     """none, or mup: hidden matrices train at lr × 128 / hidden size."""
     init: str = "local"

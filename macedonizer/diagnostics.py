@@ -18,11 +18,12 @@ Every ``every`` steps (and at step 1) ``Probe`` appends one line to
   batch's masked positions; runaway output logits are the other
   instability Wortsman et al. describe.
 
-The attention signals come from forward hooks on the query and key
-projections, so they work with any attention implementation (SDPA does not
-return attention weights) and with both the BERT and the pre-LayerNorm
-RoBERTa layout. The cost is a clone of the weights and one forward pass of
-a few sequences every ``every`` steps.
+The attention signals come from forward hooks, so they work with any
+attention implementation (SDPA does not return attention weights): on the
+query and key projections of the BERT and pre-LayerNorm RoBERTa layouts, on
+the attention module of ModernBERT (its fused ``Wqkv`` input and the rotary
+angles, applied as the model applies them). The cost is a clone of the
+weights and one forward pass of a few sequences every ``every`` steps.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from pathlib import Path
 from .files import read_jsonl
 
 DIAGNOSTICS = "diagnostics.jsonl"
-_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
+_LAYER = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
+"""A layer's parameters: ``….encoder.layer.N.…`` (BERT, RoBERTa) or ``model.layers.N.…`` (ModernBERT)."""
 
 
 def layer_group(name: str) -> str:
@@ -52,14 +54,15 @@ class Probe:
     def __init__(self, model, encoder, head, input_ids, attention_mask, labels, path: Path, every: int):
         import torch
 
+        from .train.model import encoder_layers  # torch and transformers: only where a probe is made
+
         self.model, self.encoder, self.head = model, encoder, head
         self.input_ids, self.attention_mask, self.labels = input_ids, attention_mask, labels
         self.every = every
         self.groups: dict[str, list[tuple[str, torch.nn.Parameter]]] = {}
         for name, param in model.named_parameters():
             self.groups.setdefault(layer_group(name), []).append((name, param))
-        self.attention = [(layer.attention.self.query, layer.attention.self.key,
-                           layer.attention.self.num_attention_heads) for layer in encoder.encoder.layer]
+        self.layers = list(encoder_layers(encoder))
         self.file = open(path, "a", encoding="utf-8")
         self._record: dict = {}
         self._before: dict = {}
@@ -97,12 +100,8 @@ class Probe:
     def _probe(self) -> dict:
         import torch
 
-        captured: dict[tuple[int, str], torch.Tensor] = {}
-        handles = []
-        for index, (query, key, _) in enumerate(self.attention):
-            for name, module in (("q", query), ("k", key)):
-                handles.append(module.register_forward_hook(
-                    lambda _m, _i, output, where=(index, name): captured.__setitem__(where, output)))
+        captured: dict[int, tuple] = {}
+        handles = [handle for index, layer in enumerate(self.layers) for handle in _hook_scores(layer, index, captured)]
         was_training = self.model.training
         self.model.eval()
         try:
@@ -116,12 +115,10 @@ class Probe:
         entropies, logit_maxima = [], []
         keys_valid = self.attention_mask.bool()[:, None, None, :]  # batch, head, query, key
         queries_valid = self.attention_mask.bool()[:, None, :]
-        for index, (_, _, heads) in enumerate(self.attention):
-            q, k = (captured[index, n].float() for n in ("q", "k"))
-            batch, seq, width = q.shape
-            q = q.view(batch, seq, heads, width // heads).transpose(1, 2)
-            k = k.view(batch, seq, heads, width // heads).transpose(1, 2)
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(width // heads)
+        for index in range(len(self.layers)):
+            with torch.no_grad():
+                q, k = (t.float() for t in _queries_keys(self.layers[index], captured[index]))
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
             scores = scores.masked_fill(~keys_valid, float("-inf"))
             log_p = torch.log_softmax(scores, dim=-1)
             entropy = -(log_p.exp() * log_p.nan_to_num(neginf=0.0)).sum(-1)  # batch, head, query
@@ -133,6 +130,35 @@ class Probe:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _hook_scores(layer, index: int, captured: dict) -> list:
+    """Forward hooks that keep what layer ``index``'s attention scores are computed from, in ``captured[index]``.
+
+    BERT and RoBERTa: the query and key projections' outputs. ModernBERT: its attention module's input and
+    rotary angles (its query and key are rotated inside the module, so the projection alone is not enough).
+    """
+    if hasattr(layer, "attn"):  # ModernBERT
+        def keep(_module, args, kwargs, _output):
+            captured[index] = (args[0] if args else kwargs["hidden_states"], kwargs["position_embeddings"])
+        return [layer.attn.register_forward_hook(keep, with_kwargs=True)]
+    attention, kept = layer.attention.self, captured.setdefault(index, {})
+    return [module.register_forward_hook(lambda _m, _i, output, name=name: kept.__setitem__(name, output))
+            for name, module in (("q", attention.query), ("k", attention.key))]
+
+
+def _queries_keys(layer, kept) -> tuple:
+    """The queries and keys (batch, head, position, head width) the layer's attention scores are made of."""
+    if hasattr(layer, "attn"):
+        from transformers.models.modernbert.modeling_modernbert import apply_rotary_pos_emb
+
+        hidden, (cos, sin) = kept
+        attention = layer.attn
+        qkv = attention.Wqkv(hidden).view(*hidden.shape[:2], 3, -1, attention.head_dim)
+        q, k = (qkv[:, :, i].transpose(1, 2) for i in (0, 1))
+        return apply_rotary_pos_emb(q, k, cos, sin)
+    heads = layer.attention.self.num_attention_heads
+    return tuple(kept[name].view(*kept[name].shape[:2], heads, -1).transpose(1, 2) for name in ("q", "k"))
 
 
 def _rounded(value):

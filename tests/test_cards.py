@@ -75,6 +75,16 @@ def test_card_carries_real_numbers_and_parses(family):
     assert not list(model.glob(".*tmp*"))
 
 
+def test_a_modern_models_card_names_its_architecture(tok, tmp_path):
+    from tests.train.conftest import train_modern
+
+    path = render(train_modern(tok, tmp_path / "models" / "modern"))
+    text = path.read_text(encoding="utf-8")
+    assert ("| architecture | ModernBERT (`ModernBertForMaskedLM`): pre-LayerNorm, GLU feed-forward, rotary positions, "
+            "no biases, global attention in every layer, dropout 0.0 |") in text
+    assert "post-LayerNorm" not in text and "modernbert" in metadata_load(path)["tags"]
+
+
 def test_the_card_states_the_masking_the_model_was_trained_with(unfiltered):
     text = render(unfiltered).read_text(encoding="utf-8")
     assert "| objective | masked-language modelling, 30.0% of tokens (single pieces): 100% replaced by `[MASK]` |" \

@@ -5,6 +5,9 @@ import math
 
 import pytest
 import torch
+from transformers import AttentionInterface
+from transformers.masking_utils import AttentionMaskInterface, eager_mask
+from transformers.models.modernbert.modeling_modernbert import eager_attention_forward
 
 from macedonizer.configs import ModelSize, TrainConfig
 from macedonizer.diagnostics import DIAGNOSTICS, Probe, layer_group, read_diagnostics
@@ -30,14 +33,15 @@ def tiny(variant: str):
 
 
 def direct_group(name: str) -> str:
-    """The layer group written out for the two layouts' parameter names."""
+    """The layer group written out for the three layouts' parameter names."""
     parts = name.split(".")
-    if "layer" in parts:
-        return f"layer.{parts[parts.index('layer') + 1]}"
+    for word in ("layer", "layers"):
+        if word in parts:
+            return f"layer.{parts[parts.index(word) + 1]}"
     return "embeddings" if "embeddings" in parts else "head"
 
 
-@pytest.mark.parametrize("variant", ["post-ln", "pre-ln"])
+@pytest.mark.parametrize("variant", ["post-ln", "pre-ln", "modern"])
 def test_the_probe_records_what_a_direct_computation_gives(variant, tmp_path):
     model = tiny(variant)
     ids, attention_mask, labels = probe_batch()
@@ -66,7 +70,8 @@ def test_the_probe_records_what_a_direct_computation_gives(variant, tmp_path):
         assert record["update_ratio"][group] == pytest.approx(delta / weight, rel=1e-4)
     assert record["grad_norm"]["head"] > 0 and record["update_ratio"]["layer.0"] > 0
 
-    entropy, attention_logit_max, logit_max, logit_std = direct_signals(model, ids, attention_mask, labels)
+    signals = direct_modern_signals if variant == "modern" else direct_signals
+    entropy, attention_logit_max, logit_max, logit_std = signals(model, ids, attention_mask, labels)
     assert record["attention_entropy"] == pytest.approx(entropy, rel=1e-4)
     assert record["attention_logit_max"] == pytest.approx(attention_logit_max, rel=1e-4)
     assert (record["logit_max"], record["logit_std"]) == pytest.approx((logit_max, logit_std), rel=1e-4)
@@ -103,13 +108,45 @@ def direct_signals(model, ids, attention_mask, labels):
     return entropies, logit_maxima, float(logits.abs().max()), float(logits.std())
 
 
+SCORES: list = []
+
+
+def _recorded_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """Eager attention that keeps its logits: the queries and keys as the model rotated them."""
+    SCORES.append((query @ key.transpose(-1, -2)) * scaling)
+    return eager_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
+                                   **kwargs)
+
+
+AttentionInterface.register("recorded", _recorded_attention)
+AttentionMaskInterface.register("recorded", eager_mask)  # padding masked as for eager attention
+
+
+@torch.no_grad()
+def direct_modern_signals(model, ids, attention_mask, labels):
+    """ModernBERT's attention logits and weights from inside its own attention call; the output logits."""
+    model.eval()
+    model.set_attn_implementation("recorded")
+    SCORES.clear()
+    out = model(input_ids=ids, attention_mask=attention_mask, output_attentions=True)
+    model.train()
+    valid = attention_mask.bool()
+    entropies = [float((-(p * p.clamp_min(1e-30).log()).sum(-1)).mean(1)[valid].mean()) for p in out.attentions]
+    logit_maxima = [float(s[valid[:, None, None, :].expand_as(s)].abs().max()) for s in SCORES]
+    logits = out.logits[labels != -100]
+    return entropies, logit_maxima, float(logits.abs().max()), float(logits.std())
+
+
 def test_layer_groups_and_due_steps(tmp_path):
-    for variant in ("post-ln", "pre-ln"):
+    for variant in ("post-ln", "pre-ln", "modern"):
         for name, _ in tiny(variant).named_parameters():
             assert layer_group(name) == direct_group(name), name
     assert layer_group("bert.encoder.layer.11.output.dense.weight") == "layer.11"
     assert layer_group("roberta_prelayernorm.embeddings.word_embeddings.weight") == "embeddings"
     assert layer_group("cls.predictions.transform.dense.weight") == "head"
+    assert layer_group("model.layers.3.attn.Wqkv.weight") == "layer.3"
+    assert layer_group("model.embeddings.tok_embeddings.weight") == "embeddings"
+    assert layer_group("head.dense.weight") == layer_group("decoder.bias") == "head"
     model = tiny("post-ln")
     encoder, head = mlm_parts(model)
     probe = Probe(model, encoder, head, *probe_batch(), tmp_path / DIAGNOSTICS, every=4)

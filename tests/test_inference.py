@@ -57,6 +57,20 @@ def test_shapes_aliases_and_batches(tiny_model):
     assert [p["score"] for p in batch[0]] == pytest.approx([p["score"] for p in alone], rel=1e-4)
 
 
+def test_a_modern_model_fills_masks_as_the_pipeline(tok, tmp_path):
+    from transformers import pipeline
+
+    from tests.train.conftest import train_modern
+
+    modern = train_modern(tok, tmp_path / "modern")
+    fill = FillMask(modern)
+    assert type(fill.pipeline.model).__name__ == "ModernBertForMaskedLM" and fill.mask_token == "[MASK]"
+    ours = fill("Утре ќе одам на <mask> со мајка ми.", top_k=3)
+    reference = pipeline("fill-mask", model=str(modern))("Утре ќе одам на [MASK] со мајка ми.", top_k=3)
+    assert [p["token"] for p in ours] == [p["token"] for p in reference]
+    assert [p["score"] for p in ours] == pytest.approx([p["score"] for p in reference])
+
+
 def test_errors(tiny_model, tmp_path):
     fill = FillMask(tiny_model)
     with pytest.raises(MacedonizerError, match="no mask token"):

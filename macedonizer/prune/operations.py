@@ -7,15 +7,13 @@ import re
 
 from torch.nn.utils import prune
 
+from ..train.model import layer_prefix
 from .methods import PRUNED_WEIGHTS, Method, kept_layers
-
-def _layer_prefix(model) -> str:
-    return f"{model.base_model_prefix}.encoder.layer."
 
 
 def encoder_matrices(model) -> dict:
     """The prunable weights: every 2-D weight inside the encoder layers, by parameter name."""
-    prefix = _layer_prefix(model)
+    prefix = layer_prefix(model)
     return {name: param for name, param in model.named_parameters()
             if name.startswith(prefix) and name.endswith(".weight") and param.ndim == 2}
 
@@ -24,18 +22,30 @@ def drop_layers(model, kept: list[int]):
     """A new masked-LM with only the ``kept`` encoder layers of ``model``, renumbered 0, 1, …; weights copied."""
     config = copy.deepcopy(model.config)
     config.num_hidden_layers = len(kept)
+    if getattr(config, "layer_types", None):  # ModernBERT: each layer's attention type
+        config.layer_types = [config.layer_types[i] for i in kept]
     child = type(model)(config)
-    pattern = re.compile(re.escape(_layer_prefix(model)) + r"(\d+)\.(.*)")
+    prefix = layer_prefix(model)
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.(.*)")
     state = {}
     for key, value in model.state_dict().items():
         match = pattern.fullmatch(key)
         if match:
             if int(match.group(1)) not in kept:
                 continue
-            key = f"{_layer_prefix(model)}{kept.index(int(match.group(1)))}.{match.group(2)}"
+            key = f"{prefix}{kept.index(int(match.group(1)))}.{match.group(2)}"
         state[key] = value.clone()
+    _fold_first_norm(state, prefix, child)
     child.load_state_dict(state)
     return child
+
+
+def _fold_first_norm(state: dict, prefix: str, child) -> None:
+    """ModernBERT's first layer has no attention LayerNorm (it reads the normalised embeddings): a layer that
+    becomes the first keeps its norm's gain, folded into its query/key/value matrix."""
+    norm = f"{prefix}0.attn_norm.weight"
+    if norm in state and norm not in child.state_dict():
+        state[f"{prefix}0.attn.Wqkv.weight"] = state[f"{prefix}0.attn.Wqkv.weight"] * state.pop(norm)
 
 
 def magnitude_prune(model, sparsity: float, scope: str) -> dict:

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import MacedonizerError
 from ..inference import FillMask
+from ..train.model import prediction_head
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class Engine:
     """Encode texts, and answer batches of them with one forward pass."""
 
     def __init__(self, fill: FillMask, encoder=None):
-        """``encoder`` replaces the model's own encoder (for ONNX Runtime); it needs a BERT or RoBERTa head."""
+        """``encoder`` replaces the model's own encoder (for ONNX Runtime); it needs a BERT, RoBERTa or ModernBERT
+        head."""
         pipe = fill.pipeline
         self._fill = fill
         self.tokenizer = pipe.tokenizer
@@ -73,13 +75,11 @@ class Engine:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.max_tokens = min(self.tokenizer.model_max_length,
                               getattr(self.model.config, "max_position_embeddings", self.tokenizer.model_max_length))
-        # BERT (``cls``) and RoBERTa (``lm_head``) heads can run on the masked positions alone.
-        self._head = getattr(self.model, "cls", None)
-        if self._head is None:
-            self._head = getattr(self.model, "lm_head", None)
+        # BERT, RoBERTa and ModernBERT heads can run on the masked positions alone.
+        self._head = prediction_head(self.model)
         if encoder is not None and self._head is None:
-            raise MacedonizerError(f"{type(self.model).__name__} has no BERT or RoBERTa head to run after "
-                                   "an exported encoder; serve it with the torch backend.")
+            raise MacedonizerError(f"{type(self.model).__name__} has no BERT, RoBERTa or ModernBERT head to run "
+                                   "after an exported encoder; serve it with the torch backend.")
         self._encode = encoder or self._torch_encoder
         self._token_str = lru_cache(maxsize=65536)(lambda token: self.tokenizer.decode([token]))
 

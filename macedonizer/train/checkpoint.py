@@ -110,7 +110,8 @@ def resume(out: Path, model, optimizer, config: TrainConfig, data_name: str, dev
         raise InputError(f"--resume: no checkpoint in {out / CHECKPOINTS} can be read ({reasons}); they are left "
                          f"as they are: move them away to start afresh.")
     if saved["config"] != config_dict(config):
-        raise MacedonizerError(f"--resume: {path} was made with another training config.")
+        raise MacedonizerError(f"--resume: {path} was made with another training config "
+                               f"({_differences(saved['config'], config_dict(config))}).")
     if saved.get("data") != data_name:
         raise MacedonizerError(
             f"--resume: the tokenizer or the data changed since {path} was written "
@@ -122,6 +123,12 @@ def resume(out: Path, model, optimizer, config: TrainConfig, data_name: str, dev
     optimizer.load_state_dict(saved["optimizer"])
     _set_rng_state(saved["rng"], device)
     return saved["progress"]
+
+
+def _differences(saved: dict, now: dict) -> str:
+    """What changed between two training configs: ``variant 'modern', now 'post-ln'; lr …``."""
+    keys = [key for key in {**saved, **now} if saved.get(key) != now.get(key)]
+    return "; ".join(f"{key} {saved.get(key)!r}, now {now.get(key)!r}" for key in keys)
 
 
 def _load(path: Path, device: torch.device) -> tuple[dict | None, str]:

@@ -1,11 +1,13 @@
 """The model a run trains: a fresh or a saved masked-LM, the sparse masked-LM head, AdamW, compile and DDP.
 
-``build_model`` gives transformers' ``BertForMaskedLM`` (post-LN) or
-``RobertaPreLayerNormForMaskedLM`` (pre-LN) with SDPA attention, so
-checkpoints are standard. ``SparseMLM`` applies the prediction head only
-to the masked positions: for small models the vocabulary projection of
-every position is most of the work, and 85% of it is thrown away by the
-loss. ``build_optimizer`` is AdamW (fused on CUDA), µP-scaled where asked.
+``build_model`` gives transformers' ``BertForMaskedLM`` (post-LN),
+``RobertaPreLayerNormForMaskedLM`` (pre-LN) or ``ModernBertForMaskedLM``
+(modern) with SDPA attention, so checkpoints are standard. ``SparseMLM``
+applies the prediction head only to the masked positions: for small models
+the vocabulary projection of every position is most of the work, and 85% of
+it is thrown away by the loss. ``mlm_parts`` and ``encoder_layers`` are the
+one place that knows where each architecture keeps its encoder, head and
+layers. ``build_optimizer`` is AdamW (fused on CUDA), µP-scaled where asked.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import torch
 import torch._dynamo
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from transformers import (AutoModelForMaskedLM, BertConfig, BertForMaskedLM, RobertaPreLayerNormConfig,
-                          RobertaPreLayerNormForMaskedLM)
+from transformers import (AutoConfig, AutoModelForMaskedLM, BertConfig, BertForMaskedLM, ModernBertConfig,
+                          ModernBertForMaskedLM, RobertaPreLayerNormConfig, RobertaPreLayerNormForMaskedLM)
 
 from ..configs import MAX_POSITIONS, ModelSize, TrainConfig
 from ..diagnostics import layer_group
@@ -30,6 +32,8 @@ from .initialization import default_std, local_init
 
 MUP_BASE_WIDTH = 128
 """The width whose learning rate ``lr_scaling="mup"`` keeps (tiny's): wider models scale it down."""
+ROPE_THETA = 10_000.0
+"""The rotary base of ``modern``: the original RoPE's, for our 512 positions (ModernBERT's 160,000 is for 8,192)."""
 
 
 def _shape(size: ModelSize, vocab_size: int) -> dict:
@@ -53,16 +57,38 @@ def pre_ln_config(size: ModelSize, vocab_size: int, pad_token_id: int, **overrid
                                      max_position_embeddings=MAX_POSITIONS + pad_token_id + 1, **overrides)
 
 
+def modern_config(size: ModelSize, vocab_size: int, **overrides) -> ModernBertConfig:
+    """A ``ModernBertConfig`` of this shape: global attention in every layer (no sliding windows at ≤ 512
+    tokens), the original rotary base, the registry's feed-forward size for each half of the GLU."""
+    return ModernBertConfig(**_shape(size, vocab_size), max_position_embeddings=MAX_POSITIONS,
+                            layer_types=["full_attention"] * size.layers,
+                            rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": ROPE_THETA}},
+                            **overrides)
+
+
+def dropout_fields(model_type: str, dropout: float) -> dict:
+    """The config fields that hold the dropout of a ``bert``, ``roberta-prelayernorm`` or ``modernbert`` model."""
+    if model_type == "modernbert":
+        return {"embedding_dropout": dropout, "attention_dropout": dropout, "mlp_dropout": dropout}
+    return {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
+
+
 def build_model(size: ModelSize, vocab: dict[str, int], config: TrainConfig):
     """A freshly initialised masked-LM of ``config.variant``, loadable with ``AutoModelForMaskedLM``."""
-    common = {"hidden_dropout_prob": config.dropout, "attention_probs_dropout_prob": config.dropout,
-              "initializer_range": config.init_std or default_std(config.init, size.hidden)}
-    if config.variant == "pre-ln":
-        model_config = pre_ln_config(size, len(vocab), pad_token_id=vocab["[PAD]"], bos_token_id=vocab["[CLS]"],
-                                     eos_token_id=vocab["[SEP]"], **common)
+    std = config.init_std or default_std(config.init, size.hidden)
+    ids = {"pad_token_id": vocab["[PAD]"], "bos_token_id": vocab["[CLS]"], "eos_token_id": vocab["[SEP]"]}
+    if config.variant == "modern":
+        model_config = modern_config(size, len(vocab), **ids, cls_token_id=vocab["[CLS]"],
+                                     sep_token_id=vocab["[SEP]"], initializer_range=std,
+                                     **dropout_fields("modernbert", config.dropout))
+        model_class = ModernBertForMaskedLM
+    elif config.variant == "pre-ln":
+        model_config = pre_ln_config(size, len(vocab), **ids, initializer_range=std,
+                                     **dropout_fields("roberta-prelayernorm", config.dropout))
         model_class = RobertaPreLayerNormForMaskedLM
     else:
-        model_config = bert_config(size, len(vocab), pad_token_id=vocab["[PAD]"], **common)
+        model_config = bert_config(size, len(vocab), pad_token_id=vocab["[PAD]"], initializer_range=std,
+                                   **dropout_fields("bert", config.dropout))
         model_class = BertForMaskedLM
     model_config._attn_implementation = "sdpa"
     model = model_class(model_config)
@@ -89,15 +115,41 @@ def initial_shape(init_from: str, tokenizer_dir: Path) -> ModelSize:
 
 def initial_model(config: TrainConfig):
     """The saved model at ``config.init_from``, with this run's dropout, in training mode."""
+    model_type = AutoConfig.from_pretrained(config.init_from).model_type
     model = AutoModelForMaskedLM.from_pretrained(config.init_from, attn_implementation="sdpa",
-                                                 hidden_dropout_prob=config.dropout,
-                                                 attention_probs_dropout_prob=config.dropout)
+                                                 **dropout_fields(model_type, config.dropout))
     return model.train()  # from_pretrained returns it in eval mode, which would switch dropout off
 
 
 def mlm_parts(model):
-    """The encoder and the prediction head of a BERT or pre-LayerNorm RoBERTa masked-LM."""
-    return model.base_model, model.cls if hasattr(model, "cls") else model.lm_head
+    """The encoder and the prediction head (hidden states → vocabulary logits) of one of our masked-LMs."""
+    return model.base_model, prediction_head(model)
+
+
+def prediction_head(model):
+    """The prediction head of a BERT (``cls``), RoBERTa (``lm_head``) or ModernBERT masked-LM; None for others.
+
+    ModernBERT's is ``head`` (dense, GELU, LayerNorm) followed by ``decoder`` (the vocabulary projection, tied
+    to the word embeddings): the two as one module.
+    """
+    if isinstance(model, ModernBertForMaskedLM):
+        return torch.nn.Sequential(model.head, model.decoder)
+    for name in ("cls", "lm_head"):
+        if hasattr(model, name):
+            return getattr(model, name)
+    return None
+
+
+def encoder_layers(model) -> torch.nn.ModuleList:
+    """The transformer layers of a masked-LM (or of its encoder), bottom first."""
+    base = getattr(model, "base_model", model)
+    return base.layers if isinstance(base.config, ModernBertConfig) else base.encoder.layer
+
+
+def layer_prefix(model) -> str:
+    """The parameter-name prefix of ``model``'s layers: ``bert.encoder.layer.``, ``model.layers.``, …"""
+    layers = encoder_layers(model)
+    return next(name for name, module in model.named_modules() if module is layers) + "."
 
 
 class SparseMLM(torch.nn.Module):
@@ -106,15 +158,16 @@ class SparseMLM(torch.nn.Module):
     def __init__(self, mlm):
         super().__init__()
         self.mlm = mlm
+        self._parts = mlm_parts(mlm)  # a tuple: not registered again as submodules (the mlm holds them)
 
     def forward(self, input_ids, attention_mask, labels):
-        encoder, head = mlm_parts(self.mlm)
+        encoder, head = self._parts
         hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         selected = labels != -100
-        logits = head(hidden[selected])
+        logits = head(hidden[selected]).float()
         targets = labels[selected]
-        loss = F.cross_entropy(logits.float(), targets)
-        correct = (logits.argmax(-1) == targets).sum()
+        loss = F.cross_entropy(logits, targets)
+        correct = (logits.detach().max(-1).indices == targets).sum()  # 4× faster than argmax on CPUs
         return loss, correct, targets.numel()
 
 

@@ -1,3 +1,4 @@
+import re
 from dataclasses import replace
 
 import pytest
@@ -7,38 +8,21 @@ from macedonizer.errors import InputError, MacedonizerError
 from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train import loop
 from macedonizer.train.pretrain import run
-from tests.train.conftest import QUIET, RESUME, SAMPLE, SMALL, losses
+from tests.train.conftest import MODERN, QUIET, RESUME, SAMPLE, SMALL, Crash, crash_after_step, losses
 
 
-class _Crash(Exception):
-    pass
-
-
-def _crash_after_step(monkeypatch, at: int = 3):
-    """Make the next run die right after writing its step-``at`` checkpoint; return the real ``save_checkpoint``."""
-    real_save = loop.save_checkpoint
-
-    def save_then_crash(out, state, step, keep):
-        path = real_save(out, state, step, keep)
-        if step == at:
-            raise _Crash()
-        return path
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
-    return real_save
-
-
-def test_resume_reproduces_the_uninterrupted_losses(tok, tmp_path, monkeypatch):
-    straight = run([SAMPLE], tok, tmp_path / "a", SMALL, QUIET)
-    real_save = _crash_after_step(monkeypatch)
-    with pytest.raises(_Crash):
-        run([SAMPLE], tok, tmp_path / "b", SMALL, QUIET)
+@pytest.mark.parametrize("config", [SMALL, MODERN], ids=["post-ln", "modern"])
+def test_resume_reproduces_the_uninterrupted_losses(tok, tmp_path, monkeypatch, config):
+    straight = run([SAMPLE], tok, tmp_path / "a", config, QUIET)
+    real_save = crash_after_step(monkeypatch)
+    with pytest.raises(Crash):
+        run([SAMPLE], tok, tmp_path / "b", config, QUIET)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
     # A checkpoint write killed half-way leaves only a temporary folder behind.
     partial = tmp_path / "b" / "checkpoints" / ".tmp-step-00000004-999"
     partial.mkdir()
     (partial / "state.pt").write_bytes(b"truncated")
-    resumed = run([SAMPLE], tok, tmp_path / "b", SMALL, RESUME)
+    resumed = run([SAMPLE], tok, tmp_path / "b", config, RESUME)
     assert losses(resumed) == losses(straight)
     assert len(losses(resumed)) == 6
 
@@ -47,6 +31,8 @@ def test_resume_refuses_another_config_or_tokenizer(tok, tmp_path):
     out = run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
     with pytest.raises(MacedonizerError, match="another training config"):
         run([SAMPLE], tok, out, TrainConfig(**{**SMALL.__dict__, "lr": 1e-4}), RESUME)
+    with pytest.raises(MacedonizerError, match=re.escape("another training config (variant 'post-ln', now 'modern').")):
+        run([SAMPLE], tok, out, MODERN, RESUME)
     other = train_tokenizer([SAMPLE], tmp_path / "tok2", TokenizerConfig(vocab_size=1100), progress=False)
     with pytest.raises(MacedonizerError, match="tokenizer or the data changed"):
         run([SAMPLE], other, out, SMALL, RESUME)
@@ -56,8 +42,8 @@ def test_resume_refuses_another_config_or_tokenizer(tok, tmp_path):
 
 def test_resume_accepts_other_logging_and_checkpoint_intervals(tok, tmp_path, monkeypatch):
     """How often a run logs, validates and saves is not part of what it trains: --resume takes new ones."""
-    real_save = _crash_after_step(monkeypatch)
-    with pytest.raises(_Crash):
+    real_save = crash_after_step(monkeypatch)
+    with pytest.raises(Crash):
         run([SAMPLE], tok, tmp_path / "m", SMALL, QUIET)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
     resumed = run([SAMPLE], tok, tmp_path / "m", SMALL,
@@ -73,8 +59,8 @@ def _cut_in_half(path):
 
 def test_a_damaged_last_checkpoint_is_set_aside_for_the_one_before(tok, tmp_path, monkeypatch, capsys):
     straight = run([SAMPLE], tok, tmp_path / "a", SMALL, QUIET)
-    real_save = _crash_after_step(monkeypatch, at=6)
-    with pytest.raises(_Crash):
+    real_save = crash_after_step(monkeypatch, at=6)
+    with pytest.raises(Crash):
         run([SAMPLE], tok, tmp_path / "b", SMALL, QUIET)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
     folder = tmp_path / "b" / "checkpoints"

@@ -20,7 +20,7 @@ def attention(model, length=64):
         return model.base_model(input_ids=ids, output_attentions=True).attentions
 
 
-@pytest.mark.parametrize("variant", ["post-ln", "pre-ln"])
+@pytest.mark.parametrize("variant", ["post-ln", "pre-ln", "modern"])
 def test_local_init_starts_heads_on_their_neighbours(variant):
     model = build_model(ModelSize(2, 128), VOCAB, TrainConfig(variant=variant, dropout=0.0)).eval()
     first = attention(model)[0].mean(0)  # heads × L × L, averaged over the batch
@@ -52,3 +52,14 @@ def test_no_query_or_key_dimension_starts_dead():
             attention = layer.attention.self
             dead = (attention.query.weight.abs().sum(1) == 0) & (attention.key.weight.abs().sum(1) == 0)
             assert not dead.any(), size
+
+
+def test_modern_local_init_gives_every_word_the_same_second_half():
+    """ModernBERT has no position embeddings: the positional heads read a constant half of every word."""
+    model = build_model(ModelSize(2, 128), VOCAB, TrainConfig(variant="modern"))
+    words = model.base_model.embeddings.tok_embeddings.weight.detach()
+    assert torch.equal(words[:, 64:], words[:1, 64:].expand(len(words), -1))
+    assert float(words[0, 64:].mean()) == pytest.approx(0.0, abs=1e-7) and float(words[:, :64].std()) > 0.05
+    for layer in model.base_model.layers:  # no query and key dimension starts dead
+        query, key = layer.attn.Wqkv.weight[:128], layer.attn.Wqkv.weight[128:256]
+        assert not ((query.abs().sum(1) == 0) & (key.abs().sum(1) == 0)).any()

@@ -15,7 +15,7 @@ def test_size_registry_matches_transformers():
         assert size.parameters(1000) == sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("variant", ["post-ln", "pre-ln"])
+@pytest.mark.parametrize("variant", ["post-ln", "pre-ln", "modern"])
 def test_the_sparse_head_scores_as_the_full_masked_lm(variant):
     """The head on the masked positions alone gives the loss transformers computes from every position's logits."""
     vocab = {f"t{i}": i for i in range(96)} | {"[PAD]": 96, "[CLS]": 97, "[SEP]": 98, "[MASK]": 99}
