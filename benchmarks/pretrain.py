@@ -73,6 +73,7 @@ from macedonizer.configs import ModelSize, RunConfig, TokenizerConfig, TrainConf
 from macedonizer.tokenizer import run as train_tokenizer
 from macedonizer.train.data import build_cache
 from macedonizer.train.device import peak_flops, setup
+from macedonizer.train.loop import flops_per_token
 from macedonizer.train.evaluate import TextScorer
 from macedonizer.train.model import CompileOrEager, bert_config
 from macedonizer.train.output import TOKENIZER_FILES
@@ -100,15 +101,10 @@ class StopAt(TrainerCallback):
             control.should_training_stop = True
 
 
-def flops_per_token(size: str, seq_len: int) -> float:
-    """Training FLOPs per token, the formula of the training loop's MFU (``macedonizer/train/loop.py``)."""
-    shape = resolve_size(size)
-    return 6 * shape.non_embedding_parameters() + 12 * shape.layers * shape.hidden * seq_len
-
-
 def mfu(tokens_per_s: float, size: str, seq_len: int, device: torch.device) -> float | None:
+    """Model-FLOPs utilisation, with the training loop's formula (BERT's count for ``size``)."""
     peak = peak_flops(device)
-    return tokens_per_s * flops_per_token(size, seq_len) / peak if peak else None
+    return tokens_per_s * flops_per_token(resolve_size(size), seq_len) / peak if peak else None
 
 
 def trainer_run(size: str, data, tokenizer_dir: Path, out: Path, seconds: float, bf16: bool) -> dict:

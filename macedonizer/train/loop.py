@@ -45,7 +45,7 @@ from .data import Order, PackedData
 from .device import Dist, all_sum, autocast, peak_flops
 from .evaluate import evaluate_sequences
 from .masking import Masker, generator
-from .model import SparseMLM, mlm_parts
+from .model import SparseMLM, mlm_parts, non_embedding_parameters
 
 try:
     from torch.utils.tensorboard import SummaryWriter
@@ -74,9 +74,15 @@ def watching(watch: Watch) -> Iterator[None]:
         _WATCH.reset(token)
 
 
-def flops_per_token(size: ModelSize, seq_len: int) -> int:
-    """Training FLOPs per token: 6 per non-embedding parameter, plus attention's 12 · layers · hidden · seq_len."""
-    return 6 * size.non_embedding_parameters() + 12 * size.layers * size.hidden * seq_len
+def flops_per_token(size: ModelSize, seq_len: int, non_embedding: int | None = None) -> int:
+    """Training FLOPs per token: 6 per non-embedding parameter, plus attention's 12 · layers · hidden · seq_len.
+
+    ``non_embedding``: the model's own count (``model.non_embedding_parameters``), for variants whose layers
+    are not BERT's (the modern variant's GLU); without it, BERT's count for ``size``.
+    """
+    if non_embedding is None:
+        non_embedding = size.non_embedding_parameters()
+    return 6 * non_embedding + 12 * size.layers * size.hidden * seq_len
 
 
 def lr_factor(progress: float, warmup: float, schedule: str) -> float:
@@ -319,7 +325,7 @@ class _Speed:
     """Tokens per second since the last log line, and model-FLOPs utilisation where the GPU's peak is known."""
 
     def __init__(self, parts: Parts):
-        self.flops_per_token = flops_per_token(parts.size, parts.config.seq_len)
+        self.flops_per_token = flops_per_token(parts.size, parts.config.seq_len, non_embedding_parameters(parts.model))
         self.peak, self.world = peak_flops(parts.device), parts.dist.world
         self.restart()
 

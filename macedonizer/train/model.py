@@ -121,6 +121,12 @@ def initial_model(config: TrainConfig):
     return model.train()  # from_pretrained returns it in eval mode, which would switch dropout off
 
 
+def non_embedding_parameters(model) -> int:
+    """Parameters of the transformer layers: what ``ModelSize.non_embedding_parameters`` counts for BERT, here
+    counted on the model itself (the modern variant's GLU layers are larger)."""
+    return sum(param.numel() for param in encoder_layers(model).parameters())
+
+
 def mlm_parts(model):
     """The encoder and the prediction head (hidden states → vocabulary logits) of one of our masked-LMs."""
     return model.base_model, prediction_head(model)

@@ -37,7 +37,7 @@ def write_training_config(parts: Parts, data_inputs: list[str], tokenizer_dir: P
             "tokenizer": os.path.relpath(tokenizer_dir, parts.out)}
     (parts.out / "training_config.json").write_text(json.dumps({
         "train": config_dict(parts.config), "size": asdict(parts.size), "data": data,
-        "parameters": parts.size.parameters(parts.data.vocab_size), "world_size": parts.dist.world,
+        "parameters": parts.model.num_parameters(), "world_size": parts.dist.world,
         "device": str(parts.device), "precision": parts.precision,
     }, indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -63,7 +63,7 @@ def write_model(parts: Parts, tokenizer_dir: Path, final: dict, state: dict) -> 
         "seconds": round(state["elapsed"], 1),
         "tokens_per_s": round(state["tokens"] / max(state["elapsed"], 1e-9), 1),
         "size": parts.size.name,
-        "parameters": parts.size.parameters(data.vocab_size),
+        "parameters": parts.model.num_parameters(),  # the model's own count: the modern variant's is not BERT's
         "device": str(device),
         "hardware": hardware(device, parts.dist),
         "precision": parts.precision,

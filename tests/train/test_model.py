@@ -2,8 +2,9 @@ import pytest
 import torch
 from transformers import BertForMaskedLM
 
-from macedonizer.configs import SIZES, ModelSize, TrainConfig
-from macedonizer.train.model import SparseMLM, bert_config, build_model
+from macedonizer.configs import SIZES, ModelSize, TrainConfig, resolve_size
+from macedonizer.train.loop import flops_per_token
+from macedonizer.train.model import SparseMLM, bert_config, build_model, non_embedding_parameters
 
 
 def test_size_registry_matches_transformers():
@@ -33,3 +34,14 @@ def test_the_sparse_head_scores_as_the_full_masked_lm(variant):
     assert masked == int(selected.sum()) > 5
     assert float(loss) == pytest.approx(float(full.loss), abs=1e-6)
     assert int(correct) == int((full.logits[selected].argmax(-1) == labels[selected]).sum())
+
+
+def test_non_embedding_parameters_are_bert_s_formula_for_bert_and_counted_for_modern():
+    vocab = {f"t{i}": i for i in range(60)} | {"[PAD]": 60, "[CLS]": 61, "[SEP]": 62, "[MASK]": 63}
+    size = resolve_size("L2/H64")
+    for variant in ("post-ln", "pre-ln"):
+        assert non_embedding_parameters(build_model(size, vocab, TrainConfig(variant=variant))) == \
+            size.non_embedding_parameters()
+    modern = build_model(size, vocab, TrainConfig(variant="modern"))
+    assert non_embedding_parameters(modern) == sum(p.numel() for p in modern.model.layers.parameters())
+    assert flops_per_token(size, 32, non_embedding_parameters(modern)) > flops_per_token(size, 32)

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from transformers import AutoModelForMaskedLM, AutoTokenizer, ModernBertForMaskedLM, pipeline
 
 from macedonizer.cli import main
-from macedonizer.configs import SIZES, MaskingConfig, ModelSize, TrainConfig
+from macedonizer.configs import SIZES, MaskingConfig, ModelSize, TrainConfig, resolve_size
 from macedonizer.train.evaluate import evaluate_sequences
 from macedonizer.train.masking import Masker, generator
-from macedonizer.train.model import ROPE_THETA, build_model, initial_model
+from macedonizer.train.model import ROPE_THETA, build_model, initial_model, non_embedding_parameters
 from tests.train.conftest import SAMPLE, train_modern
 
 VOCAB = {f"t{i}": i for i in range(96)} | {"[PAD]": 96, "[CLS]": 97, "[SEP]": 98, "[MASK]": 99}
@@ -84,6 +84,10 @@ def test_a_modern_folder_fills_masks_with_transformers_auto_classes(tok, tmp_pat
     best = logits.softmax(-1).topk(3)
     assert [a["token"] for a in answers] == best.indices.tolist()
     assert [a["score"] for a in answers] == pytest.approx(best.values.tolist(), rel=1e-4)
+    # Its records count its own parameters, not BERT's formula for the shape (the GLU layers are larger).
+    for record in ("eval.json", "training_config.json"):
+        assert json.loads((out / record).read_text(encoding="utf-8"))["parameters"] == model.num_parameters()
+    assert non_embedding_parameters(model) > resolve_size("L2/H64").non_embedding_parameters()
 
 
 def test_a_run_starting_from_a_modern_model_sets_its_dropout(tok, tmp_path):
