@@ -7,12 +7,12 @@ import torch
 from click.testing import CliRunner
 
 from macedonizer.cli import main
-from macedonizer.configs import MaskingConfig, ModelSize
+from macedonizer.configs import MaskingConfig, ModelSize, TrainConfig
 from macedonizer.errors import Interrupted, MacedonizerError, OutOfMemory
 from macedonizer.train import loop
 from macedonizer.train.device import Dist
 from macedonizer.train.loop import lr_factor
-from macedonizer.train.model import SparseMLM
+from macedonizer.train.model import SparseMLM, build_model
 from macedonizer.train.pretrain import run
 from tests.train.conftest import QUIET, SAMPLE, SMALL, losses
 
@@ -144,8 +144,9 @@ def test_the_speed_is_the_tokens_since_the_last_line_over_the_seconds(monkeypatc
     monkeypatch.setattr(loop.time, "time", lambda: clock[0])
     monkeypatch.setattr(loop, "peak_flops", lambda device: 1e9)
     size = ModelSize(2, 64)
+    vocab = {f"t{i}": i for i in range(60)} | {"[PAD]": 60, "[CLS]": 61, "[SEP]": 62, "[MASK]": 63}
     parts = SimpleNamespace(size=size, config=SimpleNamespace(seq_len=32), device=torch.device("cpu"),
-                            dist=Dist(world=2))
+                            dist=Dist(world=2), model=build_model(size, vocab, TrainConfig()))
     speed = loop._Speed(parts)
     speed.tokens += 3 * 4 * 32
     clock[0] = 102.0
