@@ -70,8 +70,8 @@ def signatures(word_lists: list[list[str]], num_perm: int, ngram: int) -> list[n
     Shingles are word n-grams (the whole text when it is shorter). Each word
     is hashed once, n-gram hashes are combined from those, and the
     ``num_perm`` hash functions h(x) = (a·x + b) >> 32 (multiply-shift, a
-    universal family) are applied to the shingles of the whole batch in one
-    numpy expression: per-document MinHash objects would cost more in
+    universal family) are applied to the shingles of the whole batch at once
+    (``_min_hashes``): per-document MinHash objects would cost more in
     overhead than in arithmetic. Their LSH band keys come from ``band_keys``.
     """
     a, b = _permutations(num_perm)
@@ -101,10 +101,32 @@ def signatures(word_lists: list[list[str]], num_perm: int, ngram: int) -> list[n
     order = np.argsort(owners_all, kind="stable")
     shingles_all, owners_all = shingles_all[order], owners_all[order]
     offsets = np.searchsorted(owners_all, np.arange(len(word_lists)))
+    return list(_min_hashes(shingles_all, offsets, a, b).T)
+
+
+# Bytes of one block of permuted shingles: small enough to stay in the CPU's L2 cache.
+_BLOCK_BYTES = 1 << 20
+
+
+def _min_hashes(shingles: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(num_perm, docs): per hash function, the minimum of (a·x + b) >> 32 over each doc's shingles.
+
+    The shift is monotone, so it is applied to the minima rather than to every
+    shingle, and the permutations are applied a few rows at a time into one
+    reused buffer that fits in cache: the whole (num_perm, shingles) matrix at
+    once is many times slower, bound by memory rather than arithmetic.
+    """
+    rows = max(1, _BLOCK_BYTES // (8 * len(shingles)))
+    out = np.empty((len(a), len(offsets)), dtype=np.uint64)
+    buffer = np.empty((min(rows, len(a)), len(shingles)), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        # (num_perm, shingles): reducing along contiguous rows is 3x faster.
-        permuted = (a[:, None] * shingles_all[None, :] + b[:, None]) >> np.uint64(32)
-    return list(np.minimum.reduceat(permuted, offsets, axis=1).T)
+        for start in range(0, len(a), rows):
+            block = buffer[: len(a[start : start + rows])]
+            np.multiply(a[start : start + rows, None], shingles[None, :], out=block)
+            block += b[start : start + rows, None]
+            np.minimum.reduceat(block, offsets, axis=1, out=out[start : start + rows])
+    out >>= np.uint64(32)
+    return out
 
 
 @lru_cache(maxsize=16)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from itertools import filterfalse
+from operator import mul
 from dataclasses import dataclass
 
 from .document import Document
@@ -143,15 +144,43 @@ def top_ngram_ratio(words: list[str], n: int) -> float:
 def duplicate_ngram_ratio(words: list[str], n: int) -> float:
     """Share of word characters inside n-grams that occur more than once (Gopher)."""
     grams = _ngrams(words, n)
-    counts = Counter(grams)
-    if len(counts) == len(grams):  # nothing repeats: the common case, and cheap
+    if len(set(grams)) == len(grams):  # nothing repeats: the common case, and a set is cheaper than a Counter
         return 0.0
+    counts = Counter(grams)
     covered = [False] * len(words)
     for i, gram in enumerate(grams):
         if counts[gram] > 1:
             covered[i : i + n] = [True] * n
     dup = sum(len(w) for w, c in zip(words, covered) if c)
     return dup / (sum(map(len, words)) or 1)
+
+
+def too_repetitive(words: list[str], config: QualityConfig) -> bool:
+    """Gopher's top and duplicate n-gram rules over lower-cased ``words``.
+
+    An n-gram occurs at most as often as each of its words, so the top n-gram
+    covers at most n times the characters of the most covering single word.
+    Below its limit, the n-grams need not be counted: in ordinary text that
+    spares nearly all of the bigram and trigram counts. (Each bound is compared
+    as the ratio itself is, after one division by the same total, so it never
+    skips an n that the exact ratio would drop.)
+    """
+    total = sum(map(len, words)) or 1
+    counts = Counter(words)
+    top_word = max(map(mul, map(len, counts), counts.values()))
+    for n, limit in config.max_top_ngram_ratio:
+        if n * top_word / total > limit and top_ngram_ratio(words, n) > limit:
+            return True
+    # A repeated longer n-gram is made of repeated shorter ones, so its share
+    # is no larger: once under every longer n's limit, none can pass it.
+    dup_limits = sorted(config.max_duplicate_ngram_ratio)
+    for n, limit in dup_limits:
+        dup = duplicate_ngram_ratio(words, n)
+        if dup > limit:
+            return True
+        if all(dup <= longer for m, longer in dup_limits if m > n):
+            break
+    return False
 
 
 class QualityFilter:
@@ -199,15 +228,6 @@ class QualityFilter:
                 return False, "duplicate_lines"
             if sum(map(len, dup_lines)) / max(1, sum(map(len, lines))) > c.max_duplicate_line_char_ratio:
                 return False, "duplicate_lines"
-        if n_words >= c.min_words_for_repetition:
-            lowered = text.lower().split()
-            for n, limit in c.max_top_ngram_ratio:
-                if top_ngram_ratio(lowered, n) > limit:
-                    return False, "repeated_ngrams"
-            for n, limit in c.max_duplicate_ngram_ratio:
-                dup = duplicate_ngram_ratio(lowered, n)
-                if dup > limit:
-                    return False, "repeated_ngrams"
-                if dup == 0.0:  # no repeated n-gram: no longer one repeats either
-                    break
+        if n_words >= c.min_words_for_repetition and too_repetitive(text.lower().split(), c):
+            return False, "repeated_ngrams"
         return True, None

@@ -46,8 +46,10 @@ _LATIN_LOOKALIKES = frozenset(_LATIN_TWINS)
 # (І/і are not Macedonian letters but stand in for Latin I in "VІІ".)
 TO_LATIN = str.maketrans("асеорхујѕкАВСЕНЈКМОРЅТХУІі", "aceopxyjskABCEHJKMOPSTXYIi")
 _CYRILLIC_LOOKALIKES = frozenset("асеорхујѕкАВСЕНЈКМОРЅТХУІі")
-# A word (letters only) that contains at least one Latin letter.
-_LATIN_WORD_RE = re.compile(r"[^\W\d_]*[A-Za-z\u00c0-\u024f][^\W\d_]*")
+# A word (letters only) that contains at least one Latin letter. The look-behind
+# anchors each try at a word's first letter: without it the regex retries from
+# every letter of every Cyrillic word, quadratic in the word's length.
+_LATIN_WORD_RE = re.compile(r"(?<![^\W\d_])[^\W\d_]*?[A-Za-z\u00c0-\u024f][^\W\d_]*")
 # The word just before a position (the nearest one, across punctuation and
 # spaces but not across digits), and the word just after.
 _LAST_WORD_RE = re.compile(r"([^\W\d_]+)[^\w]*\Z")
@@ -72,11 +74,24 @@ class Repairs:
 def clean_whitespace(text: str) -> str:
     """NFC, invisible characters removed, runs of spaces collapsed per line."""
     text = unicodedata.normalize("NFC", text)
+    if not needs_whitespace_repair(text):
+        return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _INVISIBLE_RE.sub("", text)
     text = _SPACES_RE.sub(" ", text)
     text = _BLANK_LINES_RE.sub("\n\n", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+def needs_whitespace_repair(text: str) -> bool:
+    """Could ``clean_whitespace`` do more to ``text`` than trim its ends?
+
+    Every character its patterns remove or collapse, but the plain space, is
+    unprintable (controls, format characters, newlines, other whitespace), so a
+    printable text without double spaces, the common line, needs only
+    trimming: two scans in C instead of three regular expressions.
+    """
+    return not text.isprintable() or "  " in text
 
 
 def has_mojibake(text: str) -> bool:

@@ -1,5 +1,7 @@
 import numpy as np
+import xxhash
 
+from macedonizer.corpus import dedup
 from macedonizer.corpus.dedup import NearDuplicateIndex, band_keys, exact_key, lsh_bands, signatures, words_of
 
 LONG = ("Македонската кујна е позната по тавче гравче, ајвар, пастрмајлија и зелник, а секој регион има свои "
@@ -33,6 +35,30 @@ def test_signatures_do_not_depend_on_the_batch():
     alone = [signatures([t], 64, 5)[0] for t in texts]
     for x, y in zip(together, alone):
         assert np.array_equal(x, y)
+
+
+def reference_signature(words: list[str], num_perm: int, ngram: int) -> list[int]:
+    """MinHash by its definition, one shingle and one hash function at a time, in Python integers."""
+    mask = 2**64 - 1
+    hashes = [xxhash.xxh64_intdigest(w.encode("utf-8")) for w in words or [""]]
+    n = min(ngram, len(hashes))
+    shingles = []
+    for i in range(len(hashes) - n + 1):
+        value = hashes[i]
+        for h in hashes[i + 1 : i + n]:
+            value = (value * int(dedup._MIX) + h) & mask
+        shingles.append(value)
+    a, b = dedup._permutations(num_perm)
+    return [min(((int(ak) * x + int(bk)) & mask) >> 32 for x in shingles) for ak, bk in zip(a, b)]
+
+
+def test_signatures_are_minhash_by_its_definition(monkeypatch):
+    texts = [words_of(LONG), words_of("кратко"), [], words_of("Три збора тука.")]
+    expected = [reference_signature(t, 16, 5) for t in texts]
+    # One block of permutations at a time, and several: the blocks only change the speed.
+    for block_bytes in (dedup._BLOCK_BYTES, 8):
+        monkeypatch.setattr(dedup, "_BLOCK_BYTES", block_bytes)
+        assert [s.tolist() for s in signatures(texts, 16, 5)] == expected
 
 
 def test_near_duplicate_index_keeps_the_first_and_drops_the_copy():

@@ -1,3 +1,4 @@
+import random
 from dataclasses import replace
 
 import pytest
@@ -8,6 +9,7 @@ from macedonizer.corpus.filters import (
     QualityFilter,
     duplicate_ngram_ratio,
     remove_boilerplate_lines,
+    too_repetitive,
     top_ngram_ratio,
 )
 
@@ -62,6 +64,25 @@ def test_ngram_ratios_follow_gopher_definitions():
     assert top_ngram_ratio(words, 2) == pytest.approx(4 / 5)
     assert duplicate_ngram_ratio(words, 2) == pytest.approx(4 / 5)
     assert duplicate_ngram_ratio(["a", "b", "c", "d"], 2) == 0.0
+
+
+def gopher_repetition(words, config):
+    """Gopher's rules as written: every n-gram counted, no shortcut."""
+    return (any(top_ngram_ratio(words, n) > limit for n, limit in config.max_top_ngram_ratio)
+            or any(duplicate_ngram_ratio(words, n) > limit for n, limit in config.max_duplicate_ngram_ratio))
+
+
+def test_repetition_shortcuts_decide_as_gopher_does():
+    config = QualityConfig()
+    rng = random.Random(0)
+    # From no repetition to a lot: vocabularies of 4 to 400 words, one long word repeated or not.
+    docs = [GOOD.lower().split() * 8, ("купете сега најевтино " * 40).split()]
+    for size in (4, 12, 40, 120, 400):
+        vocabulary = [f"збор{i}" * rng.randint(1, 3) for i in range(size)] + ["и", "на", "македонските"]
+        docs += [[rng.choice(vocabulary) for _ in range(rng.randint(100, 400))] for _ in range(40)]
+    decisions = [too_repetitive(words, config) for words in docs]
+    assert decisions == [gopher_repetition(words, config) for words in docs]
+    assert 0 < sum(decisions) < len(docs)
 
 
 def test_boilerplate_lines_are_removed_and_text_kept():

@@ -1,10 +1,15 @@
+import re
+import sys
+
 import ftfy.bad_codecs  # noqa: F401  (registers the sloppy-windows-125x codecs)
 import pytest
 
+from macedonizer.corpus import normalize as normalize_module
 from macedonizer.corpus.normalize import (
     Repairs,
     clean_whitespace,
     has_mojibake,
+    needs_whitespace_repair,
     normalize,
     repair_homoglyphs,
     repair_mojibake,
@@ -17,6 +22,17 @@ def test_nfc_whitespace_and_invisible_characters():
     decomposed = "се\u0300 и\u0300"  # е + combining grave → ѐ, и + grave → ѝ
     assert clean_whitespace(decomposed) == "сѐ ѝ"
     assert clean_whitespace("a\u200bб\u00adв \t  г\r\n\r\n\r\nд\x07\ufeff") == "aбв г\n\nд"
+
+
+def test_only_text_that_needs_it_takes_the_slow_whitespace_path():
+    # Every character the whitespace patterns remove or collapse is caught by the cheap test ...
+    changed = [ch for ch in map(chr, range(sys.maxunicode + 1))
+               if normalize_module._INVISIBLE_RE.match(ch) or (ch.isspace() and ch != " ")]
+    assert len(changed) > 60 and all(needs_whitespace_repair(f"а{ch}б") for ch in changed)
+    assert needs_whitespace_repair("две  празни места")
+    # ... and an ordinary line, the common case, skips the patterns.
+    assert not needs_whitespace_repair(" " + SENTENCE + " ")
+    assert clean_whitespace(" " + SENTENCE + " ") == SENTENCE
 
 
 @pytest.mark.parametrize("codec", ["latin-1", "sloppy-windows-1252", "sloppy-windows-1251"])
@@ -58,6 +74,13 @@ def test_homoglyphs_are_repaired(dirty, clean):
     text, n, ok = repair_homoglyphs(dirty)
     # n counts the words repaired: those that differ from the clean text.
     assert ok and text == clean and n == sum(a != b for a, b in zip(dirty.split(), clean.split()))
+
+
+def test_words_with_latin_letters_are_whole_runs_of_letters():
+    text = "Во Лондон (London), Јaзикoт и 5kм; ђак_cо Латиница"
+    words = [m.group() for m in normalize_module._LATIN_WORD_RE.finditer(text)]
+    assert words == [w for w in re.findall(r"[^\W\d_]+", text) if re.search("[A-Za-z]", w)]
+    assert words == ["London", "Јaзикoт", "kм", "cо"]
 
 
 @pytest.mark.parametrize("text", ["Тоа е OK.", "Ова е Windows-от.", "Sony и Samsung", "Тоа е TV."])
