@@ -25,7 +25,7 @@ filter is printed beside it ("ours+langid").
 
     python benchmarks/clean.py --data $DATA                       # 100 MB, 1 and 2 workers
     python benchmarks/clean.py --data $DATA --size-mb 20          # a quicker look
-    pip install -e '.[compare]'   # datatrove and spaCy               # datatrove's Macedonian word tokenizer is spaCy's
+    pip install -e '.[compare]'                                   # datatrove, and spaCy: its Macedonian word splitter
     python benchmarks/clean.py --data $DATA --compare datatrove   # against datatrove, 1 and 2 workers
 """
 
