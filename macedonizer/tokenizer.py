@@ -347,8 +347,7 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig |
     """Train the tokenizer on ``inputs`` and write a ``BertTokenizerFast`` folder to ``out_dir``."""
     config = config or TokenizerConfig()
     out = Path(out_dir)
-    chosen = config.vocab_size == 0  # then a corpus that yields fewer tokens than the chosen size is not an error
-    if chosen:
+    if chosen := config.vocab_size == 0:  # then a corpus yielding fewer tokens than the chosen size is no error
         config = replace(config, vocab_size=auto_vocab_size(inputs))
     alphabet = plan_alphabet(config.vocab_size, config.uncased)
     eval_texts = {Path(p).name: _read_eval_text(p) for p in config.eval_texts}
@@ -388,10 +387,8 @@ def run(inputs: list[str], out_dir: str | os.PathLike, config: TokenizerConfig |
 
 def _train(texts: _Texts, config: TokenizerConfig, required: list[str], progress: bool, at_most: bool = False
            ) -> dict[str, int]:
-    """The vocabulary: the special tokens, the starting vocabulary (every required piece in it), then merges.
-
-    ``at_most``: ``config.vocab_size`` is a ceiling (the automatic size), not a size the corpus must reach.
-    """
+    """The special tokens, the starting vocabulary (every required piece), then merges; ``at_most``: the size
+    is a ceiling (the automatic size), not one the corpus must reach."""
     start = _starting_vocabulary(texts, config.uncased, required, progress)
     if texts.documents == 0:
         raise MacedonizerError("The corpus contains no text to train on.")
