@@ -107,7 +107,7 @@ Examples:
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --sizes tiny,mini,small --lr 1e-3,3e-3,1e-2
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --variant post-ln,pre-ln --warmup 0,0.1 --workers 2
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --mask-rate 0.15,0.3
-  macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --early-stop halving --eta 3 --min-share 0.1
+  macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --early-stop halving --eta 3 --min-share 0.1   # a third of the compute
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --early-stop rules
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o sweep/ --resume-stopped
   macedonizer sweep --data wiki.txt --tokenizer tok/ -o early/ --early-stop halving --fidelity full/
@@ -137,9 +137,9 @@ Rerunning with the same OUT skips finished runs and resumes an interrupted one; 
 @click.option("--early-stop", callback=_early_stop,
               help="none, or halving and/or rules: stop runs early  [default: none]")
 @click.option("--eta", type=click.IntRange(2), default=None,
-              help="Halving: keep the best 1/eta at each rung  [default: 3]")
+              help="Halving: keep the best 1/eta at each rung  [default: 2]")
 @click.option("--min-share", type=float, default=None,
-              help="Halving: the first rung's least share of the budget  [default: 0.1]")
+              help="Halving: the first rung's least share of the budget  [default: 0.25]")
 @click.option("--resume-stopped", is_flag=True, help="First train every run stopped early on to its full budget.")
 @click.option("--fidelity", "full_dir", type=click.Path(file_okay=False), default=None,
               help="Also train the grid without early stopping in this folder and compare: OUT/fidelity.md.")

@@ -66,10 +66,14 @@ class SweepConfig:
     device: str = "auto"
     early_stop: tuple[str, ...] = ()
     """``halving`` and/or ``rules`` (of ``EARLY_STOPS``); none trains every run to the end."""
-    eta: int = 3
+    eta: int = 2
     """Halving: each rung keeps the best 1/eta of a size's runs (at least one)."""
-    min_share: float = 0.1
-    """Halving: the first rung comes after at least this share of the budget; the rungs are at 1/eta^k of it."""
+    min_share: float = 0.25
+    """Halving: the first rung comes after at least this share of the budget; the rungs are at 1/eta^k of it.
+
+    Eta 2 from a quarter (rungs at 25%, 50%, 100%: half the compute on 4 runs a size) is what kept each size's
+    best run on a real-text grid (docs/sweep.md); eta 3 from a tenth judged at 11% of the budget, before the
+    slow low learning rates had overtaken, and stopped mini's best run."""
 
     def __post_init__(self):
         for name in GRID_AXES:

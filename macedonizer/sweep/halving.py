@@ -5,7 +5,7 @@ a size whose runs all trail another size's must still get its best one).
 All of a size's runs train to the first rung; the best ``max(1, n // eta)``
 by honest validation loss go on to the next, and so on; the last rung is the
 full budget. The rungs sit at ``1/eta^k`` of the budget for every ``k`` with
-``1/eta^k ≥ min_share`` (eta 3, min share 0.1: 1/9, 1/3, 1).
+``1/eta^k ≥ min_share`` (eta 2, min share 0.25: 1/4, 1/2, 1; eta 3, min share 0.1: 1/9, 1/3, 1).
 
 Synchronous, not asynchronous (ASHA): a rung is decided when all its runs
 have reached it, so the decisions depend on the curves only, never on which

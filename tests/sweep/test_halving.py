@@ -65,8 +65,7 @@ def test_rungs_sit_at_powers_of_one_over_eta_above_the_least_share():
 
 def test_halving_spends_at_most_half_and_recommends_the_same_run_per_size():
     full = [record(size, lr, TOTAL) for size in FINAL for lr in LRS]
-    defaults = SweepConfig()
-    early, _ = halving_grid(defaults.eta, defaults.min_share)
+    early, _ = halving_grid(3, 0.1)
     result = compare(full, early)
     assert result["compute"]["share"] <= 0.5
     assert result["recommendations"] == {"tiny": {"full": "tiny-lr0.003", "early": "tiny-lr0.003", "same": True},
@@ -75,8 +74,9 @@ def test_halving_spends_at_most_half_and_recommends_the_same_run_per_size():
     assert result["finished_same"] == result["finished"] == 2
     # What halving gives up: tiny at 1e-3 learned too in full, but only the best goes on: the border is lost.
     assert result["stopped_learned"] == ["tiny-lr0.001"]
-    # The same with eta 2 from a quarter of the budget: exactly half.
-    early, _ = halving_grid(2, 0.25)
+    # The defaults, eta 2 from a quarter of the budget: exactly half.
+    defaults = SweepConfig()
+    early, _ = halving_grid(defaults.eta, defaults.min_share)
     assert compare(full, early)["compute"]["share"] == pytest.approx(0.5)
     assert compare(full, early)["same_recommendations"]
 
