@@ -45,6 +45,17 @@ def test_each_rule_is_named_with_its_numbers():
     assert broken_rule("step", {"step": 50, "loss": 99.0}, 100, START) is None  # the engine stops on NaN itself
 
 
+def test_a_symptom_does_not_stop_a_run_that_left_the_plateau():
+    symptoms = (diagnostics(30, attention=(5.0, 150.0)), diagnostics(30, top=GRADIENT_RATIO * 2))
+    for record in symptoms:
+        learning = Watch(total_steps=100, start_loss=START, rules=True)
+        assert learning("val", val(25, 5.4)) is None  # 0.9 nats under the unigram loss 6.3
+        assert learning("diagnostics", record) is None
+        assert learning("diagnostics", diagnostics(35, logit=float("nan"))).startswith("the output logits became nan")
+        stuck = Watch(total_steps=100, start_loss=START, rules=True)
+        assert stuck("val", val(25, 6.25)) is None and stuck("diagnostics", record) is not None
+
+
 def test_only_nan_stops_a_run_in_its_grace():
     early = int(GRACE * 100) - 1
     assert broken_rule("val", val(early, 50.0), 100, START) is None
