@@ -12,7 +12,7 @@ linearly to 0 at the end of --minutes by the clock.
     python benchmarks/recipe_search.py --tok tok/ --data corpus/ --minutes 4 --threads 1 \
         --init 0.088 --local 4 --bs 32 --lr 3e-3 --name H
 """
-import argparse, json, math, time, sys
+import argparse, json, math, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from tokenizers import Tokenizer
