@@ -13,6 +13,7 @@ from ..configs import LR_SCALINGS, RECIPE_FIELDS, SIZES, VARIANTS, RunConfig, Tr
 from ..errors import MacedonizerError
 from ..fields import click_options, settings_from
 from ..prune import DEFAULT_SPARSITIES, REPORT_JSON, SCOPES
+from ..sweep.config import HALVE_PER
 from ..verdict import judge
 
 
@@ -140,6 +141,8 @@ Rerunning with the same OUT skips finished runs and resumes an interrupted one; 
               help="Halving: keep the best 1/eta at each rung  [default: 2]")
 @click.option("--min-share", type=float, default=None,
               help="Halving: the first rung's least share of the budget  [default: 0.25]")
+@click.option("--halve-per", type=click.Choice(HALVE_PER), default=None,
+              help="Halving: runs compete within each size, or each size and variant  [default: size]")
 @click.option("--resume-stopped", is_flag=True, help="First train every run stopped early on to its full budget.")
 @click.option("--fidelity", "full_dir", type=click.Path(file_okay=False), default=None,
               help="Also train the grid without early stopping in this folder and compare: OUT/fidelity.md.")

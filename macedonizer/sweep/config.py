@@ -27,6 +27,8 @@ DEFAULT_STEPS = 300
 GRID_AXES = ("sizes", "lrs", "warmups", "variants", "lr_scalings", "max_grad_norms", "mask_rates")
 """The settings that are lists: their product is the grid."""
 EARLY_STOPS = ("halving", "rules")
+HALVE_PER = ("size", "variant")
+"""Halving's groups: the runs of one size, or of one size and variant."""
 """Ways to stop runs early: successive halving by validation loss, and rules on a run's own records."""
 DEFAULT_MASK_RATE = MaskingConfig().rate
 SHARED = ("steps", "tokens", "seq_len", "batch_size", "dropout", "seed", "eval_batches")
@@ -74,6 +76,9 @@ class SweepConfig:
     Eta 2 from a quarter (rungs at 25%, 50%, 100%: half the compute on 4 runs a size) is what kept each size's
     best run on a real-text grid (docs/sweep.md); eta 3 from a tenth judged at 11% of the budget, before the
     slow low learning rates had overtaken, and stopped mini's best run."""
+    halve_per: str = "size"
+    """Halving: whose runs compete at a rung: each ``size``'s (the recommendation is per size), or each size and
+    ``variant``'s (a border per variant: a variant that starts slowly is not stopped for trailing another)."""
 
     def __post_init__(self):
         for name in GRID_AXES:
@@ -96,6 +101,7 @@ class SweepConfig:
         if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
             raise ConfigError(f"eta: must be a whole number of at least 2, got {self.eta!r}.")
         check_range("min_share", self.min_share, 0, 1, below_high=True)
+        check_choice("halve_per", self.halve_per, HALVE_PER)
         if self.min_share <= 0:
             raise ConfigError(f"min_share: must be above 0, got {self.min_share!r}.")
 

@@ -113,7 +113,8 @@ def _halving(grid: _Grid, points: list[Point]) -> None:
         values = {name: _value_at(grid.saved(by_name[name]), step) for name, _ in requests}
         return {name: math.inf if value is None else value for name, value in values.items()}
 
-    for name, decision in halve({p.name: p.size for p in points}, rungs, config.eta, train_to).items():
+    groups = {p.name: p.size if config.halve_per == "size" else f"{p.size} {p.variant}" for p in points}
+    for name, decision in halve(groups, rungs, config.eta, train_to).items():
         point, saved = by_name[name], grid.saved(by_name[name])
         if (saved.get("stop") or {}).get("by") != "rung":
             continue  # finished, or stopped by a rule: its record already says so

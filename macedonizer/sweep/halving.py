@@ -1,7 +1,9 @@
 """Successive halving, synchronous and per size: which runs go on at each rung.
 
 Each size's runs compete among themselves (the recommendation is per size:
-a size whose runs all trail another size's must still get its best one).
+a size whose runs all trail another size's must still get its best one);
+with ``halve_per = "variant"`` each size and variant's runs do, so that
+every variant's border is drawn.
 All of a size's runs train to the first rung; the best ``max(1, n // eta)``
 by honest validation loss go on to the next, and so on; the last rung is the
 full budget. The rungs sit at ``1/eta^k`` of the budget for every ``k`` with
@@ -29,14 +31,15 @@ def rung_steps(total_steps: int, eta: int, min_share: float) -> list[int]:
     return sorted({max(1, round(total_steps * eta ** -i)) for i in range(k, 0, -1)} | {total_steps})
 
 
-def halve(sizes: dict[str, str], rungs: list[int], eta: int, train_to: TrainTo) -> dict[str, dict]:
-    """Run the halving over the runs of ``sizes`` (run name → its size); the runs it stopped, each with its numbers.
+def halve(groups: dict[str, str], rungs: list[int], eta: int, train_to: TrainTo) -> dict[str, dict]:
+    """Run the halving over the runs of ``groups`` (run name → the group it competes in: its size, or its size and
+    variant); the runs it stopped, each with its numbers.
 
     ``train_to`` gets every run of a rung at once, so that it can train them in parallel.
     """
     alive: dict[str, list[str]] = {}
-    for name in sorted(sizes):
-        alive.setdefault(sizes[name], []).append(name)
+    for name in sorted(groups):
+        alive.setdefault(groups[name], []).append(name)
     stopped: dict[str, dict] = {}
     for rung, step in enumerate(rungs, 1):
         values = train_to([(name, step) for names in alive.values() for name in names])

@@ -121,6 +121,7 @@ def judge_run(run_dir: Path, point: Point, nan_step: int | None, stop: dict | No
         "steps": evaluation["steps"] if evaluation else nan_step,
         "budget_steps": _budget_steps(run_dir, training), "seq_len": training["train"]["seq_len"],
         "batch_size": training["train"]["batch_size"],
+        "non_embedding_parameters": training.get("non_embedding_parameters"),
         "seconds": evaluation["seconds"] if evaluation else None, "nan_step": nan_step,
         "stop": stop, "rungs": dict(rungs or {}),
     }
@@ -129,9 +130,15 @@ def judge_run(run_dir: Path, point: Point, nan_step: int | None, stop: dict | No
 
 
 def training_flops(outcome: dict, steps: int) -> float:
-    """Training FLOPs of ``steps`` steps of a run (``loop.flops_per_token``): what early stopping saves."""
+    """Training FLOPs of ``steps`` steps of a run (``loop.flops_per_token``): what early stopping saves.
+
+    From the run's own parameter count (``training_config.json``), so that variants whose layers are not
+    BERT's (the modern variant's GLU) count what they cost; runs written before it was recorded fall back
+    to BERT's count for their size.
+    """
     tokens = steps * outcome["batch_size"] * outcome["seq_len"]
-    return float(tokens * flops_per_token(resolve_size(outcome["size"]), outcome["seq_len"]))
+    size = resolve_size(outcome["size"])
+    return float(tokens * flops_per_token(size, outcome["seq_len"], outcome.get("non_embedding_parameters")))
 
 
 def _stopped_by(stop: dict | None) -> str:

@@ -22,6 +22,7 @@ from ..specs import LocalSpec, parse
 from .checkpoint import config_dict
 from .device import hardware
 from .loop import Parts
+from .model import non_embedding_parameters
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -37,7 +38,8 @@ def write_training_config(parts: Parts, data_inputs: list[str], tokenizer_dir: P
             "tokenizer": os.path.relpath(tokenizer_dir, parts.out)}
     (parts.out / "training_config.json").write_text(json.dumps({
         "train": config_dict(parts.config), "size": asdict(parts.size), "data": data,
-        "parameters": parts.model.num_parameters(), "world_size": parts.dist.world,
+        "parameters": parts.model.num_parameters(),
+        "non_embedding_parameters": non_embedding_parameters(parts.model), "world_size": parts.dist.world,
         "device": str(parts.device), "precision": parts.precision,
     }, indent=2, ensure_ascii=False), encoding="utf-8")
 

@@ -47,6 +47,7 @@ def test_bad_settings_are_one_sentence(tok, tmp_path):
     ({"early_stop": ("halving", "hyperband")}, r"^early_stop: one of halving, rules, not 'hyperband'\.$"),
     ({"eta": 1}, r"^eta: must be a whole number of at least 2, got 1\.$"),
     ({"min_share": 0.0}, r"^min_share: must be above 0, got 0\.0\.$"),
+    ({"halve_per": "lr"}, r"^halve_per: one of size, variant, not 'lr'\.$"),
 ])
 def test_a_sweep_config_checks_itself(settings, message):
     with pytest.raises(ConfigError, match=message):

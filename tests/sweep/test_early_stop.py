@@ -98,3 +98,17 @@ def test_halving_with_two_workers_stops_the_same_runs(halved, tok, tmp_path):
     two = sweep.run([SAMPLE], tok, tmp_path / "two", replace(HALVING, workers=2), progress=False)
     assert ({o["name"]: (o["outcome"], o["stopped_by"], o["steps"]) for o in sweep.load_outcomes(two)}
             == {o["name"]: (o["outcome"], o["stopped_by"], o["steps"]) for o in sweep.load_outcomes(out)})
+
+
+def test_halving_per_variant_keeps_each_variant_s_best(tok, tmp_path):
+    """Per size, one variant's runs can stop all of the other's; per size and variant, each variant's best goes on."""
+    grid = replace(HALVING, variants=("post-ln", "pre-ln"), lrs=(1e-3, 2e-2), eta=4, min_share=0.25)
+    finished, reasons = {}, {}
+    for per in ("size", "variant"):
+        out = sweep.run([SAMPLE], tok, tmp_path / per, replace(grid, halve_per=per), progress=False)
+        rows = list(csv.DictReader((out / "runs.csv").open(encoding="utf-8")))
+        finished[per] = sorted(r["variant"] for r in rows if r["outcome"] != "stopped")
+        reasons[per] = " ".join(r["rule"] for r in rows if r["outcome"] == "stopped")
+    assert len(finished["size"]) == 1 and "of 4 L1/H32 runs" in reasons["size"]
+    assert finished["variant"] == ["post-ln", "pre-ln"]
+    assert "of 2 L1/H32 post-ln runs" in reasons["variant"] and "of 2 L1/H32 pre-ln runs" in reasons["variant"]

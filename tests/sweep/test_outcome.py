@@ -1,7 +1,10 @@
+import json
 import math
 
 from macedonizer import verdict
+from macedonizer.configs import resolve_size
 from macedonizer.sweep import classify, outcome
+from macedonizer.train.loop import flops_per_token
 
 START = math.log(1200)  # a fresh model's loss: uniform over the vocabulary
 UNIGRAM = 6.3
@@ -47,3 +50,22 @@ def test_learned_is_the_verdicts_call(monkeypatch):
     flat = falling(8, UNIGRAM, 10) + [UNIGRAM] * 30
     monkeypatch.setattr(outcome, "judge", lambda record: verdict.Verdict("learned", "the judge says so"))
     assert classify(flat, record(UNIGRAM), START) == ("learned", "the judge says so")
+
+
+def test_training_flops_count_the_run_s_own_layers():
+    """The compute early stopping saves counts each variant's real layers (the modern variant's GLU is larger than
+    BERT's feed-forward); a run written before the count was recorded falls back to BERT's count for its size."""
+    run = {"size": "L2/H64", "batch_size": 8, "seq_len": 32}
+    bert = flops_per_token(resolve_size("L2/H64"), 32)
+    assert outcome.training_flops(run, 10) == 10 * 8 * 32 * bert
+    larger = {**run, "non_embedding_parameters": 2 * resolve_size("L2/H64").non_embedding_parameters()}
+    assert outcome.training_flops(larger, 10) > outcome.training_flops(run, 10)
+    assert outcome.training_flops(larger, 10) == 10 * 8 * 32 * flops_per_token(
+        resolve_size("L2/H64"), 32, larger["non_embedding_parameters"])
+
+
+def test_a_run_s_record_carries_its_own_parameter_count(swept):
+    for record in outcome.load_outcomes(swept):
+        run_dir = swept / "runs" / record["name"]
+        written = json.loads((run_dir / "training_config.json").read_text())["non_embedding_parameters"]
+        assert record["non_embedding_parameters"] == written > 0
