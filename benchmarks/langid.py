@@ -29,6 +29,7 @@ import re
 import subprocess
 import sys
 import time
+import tracemalloc
 import types
 import zlib
 from pathlib import Path
@@ -36,7 +37,7 @@ from pathlib import Path
 from corpora import CORPORA  # benchmarks/corpora.py (scripts run from benchmarks/)
 
 import macedonizer.corpus.langid as after
-from macedonizer.corpus.langid import lexicon
+from macedonizer.corpus.langid import frequency, lexicon
 from macedonizer.corpus.normalize import Repairs, normalize
 
 UI_LANGUAGES = ("mk", "sr", "bg", "ru", "uk")
@@ -99,8 +100,17 @@ def ideas(before: types.ModuleType | None) -> dict[str, contextlib.AbstractConte
     """The variants measured beside "after", each a change to its parts or constants."""
     variants = {
         "no lexicon": patched(after, lexicon_evidence=lambda words: 0.0),
-        "no lingua": patched(after, STATISTICAL_WEIGHT=0.0, _STATISTICAL_BOUND=0.0),
+        "no word frequencies": patched(after, frequency_evidence=lambda words: 0.0),
+        # The classic naive-Bayes vote: the log ratio of the two frequencies of a word both lists hold counts too.
+        "frequencies, naive Bayes": patched(frequency, SHARED_WEIGHT=1.0),
+        "frequencies x2": patched(frequency, FREQUENCY_WEIGHT=2.0 * frequency.FREQUENCY_WEIGHT),
+        # The frequency vote alone, after the prior: no letters, function words, endings, word lists or lingua.
+        "frequencies alone": patched(after, rule_evidence=lambda text, words=None: 0.0,
+                                     lexicon_evidence=lambda words: 0.0, STATISTICAL_WEIGHT=0.0,
+                                     _STATISTICAL_BOUND=0.0),
+        "no lingua (frequencies instead)": patched(after, STATISTICAL_WEIGHT=0.0, _STATISTICAL_BOUND=0.0),
         "lingua x2": patched(after, STATISTICAL_WEIGHT=2.0, _STATISTICAL_BOUND=2.0 * after.STATISTICAL_CLIP),
+        "prior 1.5": patched(after, PRIOR=1.5),
         "prior 0.5": patched(after, PRIOR=0.5),
         "prior 0": patched(after, PRIOR=0.0),
         "acronyms count as Latin": patched(after.rules, _LATIN_ACRONYM_RE=re.compile(r"(?!)")),
@@ -112,14 +122,28 @@ def ideas(before: types.ModuleType | None) -> dict[str, contextlib.AbstractConte
     return variants
 
 
+def load_cost(load) -> tuple[float, float, int]:
+    """Seconds and MB (Python's allocations, traced on a second load) to load a cached table, and its words."""
+    load.cache_clear()
+    start = time.perf_counter()
+    table = load()
+    seconds = time.perf_counter() - start
+    load.cache_clear()
+    tracemalloc.start()
+    table = load()
+    held = tracemalloc.get_traced_memory()[0] / 1e6
+    tracemalloc.stop()
+    words = len(table) if isinstance(table, dict) else sum(map(len, table))
+    return seconds, held, words
+
+
 def throughput(before: types.ModuleType | None, wiki: Path) -> None:
     """MB/s (per CPU second) of each scorer over wiki.txt (normalised first, untimed), and how much each keeps."""
     lines = [normalize(line, Repairs()) for line in read_lines(wiki)]
     megabytes = sum(len(line.encode("utf-8")) for line in lines) / 1e6
-    lexicon.lexicon.cache_clear()
-    start = time.perf_counter()
-    lexicon.lexicon()
-    print(f"lexicon loaded in {time.perf_counter() - start:.2f} s ({len(lexicon.lexicon()):,} words), once per process")
+    for name, load in (("lexicon", lexicon.lexicon), ("word frequencies", frequency.zipf_tables)):
+        seconds, megabytes_held, words = load_cost(load)
+        print(f"{name} loaded in {seconds:.2f} s, {megabytes_held:.0f} MB ({words:,} words), once per process")
     scorers = {"after": after} | ({"before": before} if before else {})
     for name, module in scorers.items():
         module.statistical_evidence("Добар ден.")  # lingua loads its models on first use, untimed

@@ -67,7 +67,7 @@ def _batches(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
 
 def _library_versions() -> dict:
     out = {}
-    for name in ("macedonizer", "ftfy", "lingua-language-detector", "datasketch"):
+    for name in ("macedonizer", "ftfy", "lingua-language-detector", "wordfreq", "datasketch"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

@@ -46,14 +46,18 @@ class Worker:
             reason = max(repairs.lines_dropped, key=repairs.lines_dropped.get) if repairs.lines_dropped else "empty"
             return self._drop(doc, reason)
 
-        verdict = langid.score(text, use_statistical="langid" in self.groups)
-        t2 = time.perf_counter()
-        stats.timings["langid"] += t2 - t1
-        mk_score = round(verdict.mk_score, 4)
-        stats.histogram[min(HISTOGRAM_BINS - 1, int(mk_score * HISTOGRAM_BINS))] += 1
-        if "langid" in self.groups and mk_score < c.mk_threshold:
-            reason = {"latin": "latin_script", "none": "no_letters"}.get(verdict.script, "not_macedonian")
-            return self._drop(doc, reason, mk_score)
+        # The language ID runs only for the ``langid`` filter; without it ``mk_score`` is None (null).
+        mk_score = None
+        t2 = t1
+        if "langid" in self.groups:
+            verdict = langid.score(text)
+            t2 = time.perf_counter()
+            stats.timings["langid"] += t2 - t1
+            mk_score = round(verdict.mk_score, 4)
+            stats.histogram[min(HISTOGRAM_BINS - 1, int(mk_score * HISTOGRAM_BINS))] += 1
+            if mk_score < c.mk_threshold:
+                reason = {"latin": "latin_script", "none": "no_letters"}.get(verdict.script, "not_macedonian")
+                return self._drop(doc, reason, mk_score)
 
         if "quality" in self.groups:
             text, removed = remove_boilerplate_lines(text)

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from macedonizer.corpus import langid
-from macedonizer.corpus.langid import lexicon, rules
+from macedonizer.corpus.langid import frequency, lexicon, rules
 from macedonizer.errors import MacedonizerError
 
 MACEDONIAN = [
@@ -161,11 +161,41 @@ def test_latin_acronyms_do_not_make_a_string_mixed():
 def test_the_bounded_votes_are_skipped_when_they_cannot_change_the_verdict(monkeypatch):
     calls = []
     monkeypatch.setattr(langid, "lexicon_evidence", lambda words: calls.append(words) or 0.0)
+    monkeypatch.setattr(langid, "frequency_evidence", lambda words: calls.append(words) or 0.0)
     monkeypatch.setattr(langid, "statistical_evidence", lambda text: calls.append(text) or 0.0)
     langid.score(MACEDONIAN[2] + " " + MACEDONIAN[3] + " Тој сака да оди во Скопје со сите свои пријатели.")
     assert calls == []
     langid.score("Нова лозинка")
-    assert len(calls) == 2
+    assert len(calls) == 3
+
+
+def test_word_frequencies_count_the_words_only_one_language_has():
+    # "внесете" (enter) is only in the Macedonian list, "унесите" only in the Serbian one, which
+    # wordfreq keeps in Latin script ("unesite"); "нова" (new) is in both and says nothing.
+    assert frequency.frequency_evidence(["внесете"]) > 0 > frequency.frequency_evidence(["унесите"])
+    assert frequency.frequency_evidence(["нова"]) == 0
+    # Bounded, and blind to words whose letters already decide and to Latin words.
+    assert frequency.frequency_evidence(["унесите"] * 20) == -frequency.FREQUENCY_CLIP
+    assert frequency.frequency_evidence(["ќе", "што", "file"]) == frequency.frequency_evidence(["што"])
+
+
+def test_the_naive_bayes_ratio_of_shared_words_is_off_by_default(monkeypatch):
+    # "ли" is in every list, more frequent in the Bulgarian one: only the ratio of the two frequencies would count it.
+    assert frequency.frequency_evidence(["ли"]) == 0
+    monkeypatch.setattr(frequency, "SHARED_WEIGHT", 1.0)
+    assert frequency.frequency_evidence(["ли"]) < 0
+
+
+def test_missing_word_frequencies_are_one_clear_error(monkeypatch):
+    import wordfreq
+
+    monkeypatch.setattr(wordfreq, "available_languages", lambda wordlist: {})
+    frequency.zipf_tables.cache_clear()
+    try:
+        with pytest.raises(MacedonizerError, match="word frequencies"):
+            frequency.zipf_tables()
+    finally:
+        frequency.zipf_tables.cache_clear()
 
 
 def test_names_inside_a_sentence_are_not_looked_up(monkeypatch):

@@ -138,6 +138,19 @@ def test_threshold_is_an_option(tmp_path):
     assert record["mk_score"] < 0.5
 
 
+def test_without_the_lang_filter_the_language_id_does_not_run(tmp_path, monkeypatch):
+    def no_language_id(*args, **kwargs):
+        raise AssertionError("the language ID ran without the langid filter")
+
+    monkeypatch.setattr("macedonizer.corpus.worker.langid.score", no_language_id)
+    out = run([str(DIRTY)], tmp_path / "out", CleanConfig(filters=parse_filters("quality,dedup,pii")),
+              RunOptions(progress=False, rejects=True))
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    records = [r for _, r in outcomes(out).values()]
+    assert records and all(r["mk_score"] is None for r in records)
+    assert sum(report["mk_score_histogram"].values()) == 0 and "langid" not in report["timings_s"]
+
+
 def test_a_clean_output_folder_is_an_input_for_a_global_dedup_pass(tmp_path):
     shards = tmp_path / "shards"
     for index in range(2):

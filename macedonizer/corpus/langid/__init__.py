@@ -17,10 +17,13 @@ use, so the score is a log-odds sum:
    word list and in each neighbour's: a word only one of them holds is
    evidence, which decides short strings that have no telling letter. Names
    (capitalised inside a sentence) are not looked up.
-4. **A statistical detector** (``statistical``: lingua, trained on large
+4. **Word frequencies** (``frequency``: wordfreq's lists). A word only the
+   Macedonian list or only a neighbour's holds counts, more the more
+   frequent it is there; their coverage differs from the word lists'.
+5. **A statistical detector** (``statistical``: lingua, trained on large
    corpora) has a bounded vote.
 
-The lexicon and lingua are bounded, so they are skipped when the rest of the
+The lexicon, the frequencies and lingua are bounded, so they are skipped when the rest of the
 evidence is already beyond what they could overturn: long documents rarely
 need them, which keeps cleaning fast. The final ``mk_score`` is the logistic of
 the sum, in [0, 1]. Text written mostly in Latin script scores 0.
@@ -31,13 +34,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .frequency import FREQUENCY_CLIP, frequency_evidence
 from .lexicon import LEXICON_CLIP, lexicon_evidence
 from .rules import (MK_ONLY_LETTERS, NON_MK_LETTERS, SR_ONLY_LETTERS, WORD_WEIGHTS, names_in, rule_evidence,
                     script_of, words_of)
 from .statistical import STATISTICAL_CLIP, statistical_evidence
 
-__all__ = ["LangScore", "score", "rule_evidence", "lexicon_evidence", "statistical_evidence", "script_of",
-           "words_of", "MK_ONLY_LETTERS", "SR_ONLY_LETTERS", "NON_MK_LETTERS", "WORD_WEIGHTS"]
+__all__ = ["LangScore", "score", "rule_evidence", "lexicon_evidence", "frequency_evidence", "statistical_evidence",
+           "script_of", "words_of", "MK_ONLY_LETTERS", "SR_ONLY_LETTERS", "NON_MK_LETTERS", "WORD_WEIGHTS"]
 
 # A prior that leans towards Macedonian: the input is text labelled
 # Macedonian, and a sentence with no evidence either way is kept.
@@ -77,9 +81,12 @@ def score(text: str, use_statistical: bool = True) -> LangScore:
     if script == "mixed":
         evidence -= MIXED_SCRIPT_PENALTY
     # The bounded votes, each only where it could still change the verdict.
-    if abs(evidence) < LEXICON_CLIP + _STATISTICAL_BOUND:
+    if abs(evidence) < LEXICON_CLIP + FREQUENCY_CLIP + _STATISTICAL_BOUND:
         names = names_in(text)
-        evidence += lexicon_evidence([w for w in words if w not in names] if names else words)
+        looked_up = [w for w in words if w not in names] if names else words
+        evidence += lexicon_evidence(looked_up)
+        if abs(evidence) < FREQUENCY_CLIP + _STATISTICAL_BOUND:
+            evidence += frequency_evidence(looked_up)
     if use_statistical and abs(evidence) < _STATISTICAL_BOUND:
         evidence += STATISTICAL_WEIGHT * statistical_evidence(text)
     return LangScore(_sigmoid(evidence), script, evidence)
