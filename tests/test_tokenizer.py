@@ -7,11 +7,12 @@ import unicodedata
 
 import pytest
 from click.testing import CliRunner
-from tokenizers import Tokenizer
+from tokenizers import Tokenizer, trainers
 
 from macedonizer.cli import main
 from macedonizer.corpus.pipeline import RunOptions
 from macedonizer.corpus.pipeline import run as clean
+from macedonizer import alphabet as alphabet_module
 from macedonizer import tokenizer as tokenizer_module
 from macedonizer.errors import MacedonizerError
 from macedonizer.tokenizer import (
@@ -158,6 +159,30 @@ def test_vocabulary_is_numbered_as_the_trainer_numbers_it(cased):
     assert letters == sorted(letters) and set(MACEDONIAN_LETTERS) <= set(letters)
     assert pieces == sorted(pieces) and len(pieces) > 30
     assert not any(len(token) == 1 for token in vocab[5 + len(letters) :])
+
+
+# Characters the normalizer drops inside words (\x00 \x01 U+FFFD U+200B U+00AD U+0085), ideographs, emoji, İ and Σ
+# lowercased, spaces (U+2028 U+3000 tab), punctuation and symbols inside words, combining marks.
+TRICKY = ["Град 東京 😀, а😀😀 и 😀.", "ʣ\x00ʥ\x01ʦ \x01ʨ \ufffdʪ x\u200bʫ so\u00adʬ ab\x85ʭ",
+          "İstanbul ΟΔΟΣ ǅemal ﬁne Straße", "5°C ⅷ a\u0301b #hash ##x e.g. 3,14", "ab\u0085cd\u2028ef\tgh\u3000ij",
+          "\x01", "東a東 a東b", "x\u0130y ՙa aՙ", ""]
+
+
+@pytest.mark.parametrize("uncased", [False, True])
+def test_the_starting_vocabulary_is_what_a_training_pass_starts_from(monkeypatch, uncased):
+    # _starting_vocabulary reads the corpus with numpy; the trainer's own pass (no merges) is the reference.
+    required = required_pieces(uncased)
+    texts = [*TRICKY, *(SAMPLE_DIR / "mk-sample.txt").read_text(encoding="utf-8").split("\n\n")[:50]]
+    tokenizer = tokenizer_module._build_tokenizer(None, uncased)
+    trainer = trainers.WordPieceTrainer(vocab_size=0, initial_alphabet=[p for p in required if len(p) == 1],
+                                        continuing_subword_prefix="##", show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer)
+    vocab = tokenizer.get_vocab()
+    expected = [token for token in sorted(vocab, key=vocab.get) if not token.startswith("##")]
+    expected += sorted({token for token in [*vocab, *required] if token.startswith("##")})
+    monkeypatch.setattr(alphabet_module, "CHUNK_CHARS", 100)  # batches end between documents, never inside one
+    assert tokenizer_module._starting_vocabulary(texts, uncased, required) == expected
+    assert {"##ʥ", "##ʦ", "##ʫ", "##ʬ", "##ʭ", "ʨ", "ʪ"} <= set(expected) and not {"##ʣ", "##ʨ", "##ʪ"} & set(expected)
 
 
 def test_blocks_take_room_in_order_within_a_share_of_the_vocabulary():
