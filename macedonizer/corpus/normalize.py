@@ -56,6 +56,11 @@ _LAST_WORD_RE = re.compile(r"([^\W\d_]+)[^\w]*\Z")
 _NEXT_WORD_RE = re.compile(r"[^\w]*([^\W\d_]+)")
 _NEIGHBOUR_WINDOW = 80
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
+# Line breaks and tabs written as escapes (a backslash and n, r or t, as in text
+# taken from JSON or a translation file): not an escaped backslash followed by
+# n, and not followed by a Latin letter, where the backslash starts a name
+# (a Windows path "C:\new", a TeX command "\textbf").
+_ESCAPED_BREAK_RE = re.compile(r"(?<!\\)\\(r\\n|[nrt])(?![A-Za-z])")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 
@@ -65,6 +70,7 @@ class Repairs:
 
     mojibake: int = 0
     homoglyph_words: int = 0
+    escaped_breaks: int = 0
     lines_dropped: dict[str, int] = field(default_factory=dict)
 
     def drop_line(self, reason: str) -> None:
@@ -92,6 +98,13 @@ def needs_whitespace_repair(text: str) -> bool:
     trimming: two scans in C instead of three regular expressions.
     """
     return not text.isprintable() or "  " in text
+
+
+def repair_escaped_breaks(text: str) -> tuple[str, int]:
+    """Turn line breaks and tabs written as escapes back into whitespace; return the text and how many."""
+    if "\\" not in text:
+        return text, 0
+    return _ESCAPED_BREAK_RE.subn(lambda m: " " if m.group(1) == "t" else "\n", text)
 
 
 def has_mojibake(text: str) -> bool:
@@ -183,6 +196,7 @@ def normalize(text: str, repairs: Repairs) -> str:
     """
     # Mojibake is repaired before invisible characters are removed: the C1
     # controls it contains are bytes of the original text.
+    text, repairs.escaped_breaks = repair_escaped_breaks(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     kept = []
     for line in text.split("\n"):

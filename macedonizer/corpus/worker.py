@@ -38,6 +38,8 @@ class Worker:
             stats.repairs["mojibake"] += repairs.mojibake
         if repairs.homoglyph_words:
             stats.repairs["homoglyph_words"] += repairs.homoglyph_words
+        if repairs.escaped_breaks:
+            stats.repairs["escaped_breaks"] += repairs.escaped_breaks
         if repairs.lines_dropped:
             stats.lines.update(repairs.lines_dropped)
         t1 = time.perf_counter()

@@ -11,6 +11,7 @@ from macedonizer.corpus.normalize import (
     has_mojibake,
     needs_whitespace_repair,
     normalize,
+    repair_escaped_breaks,
     repair_homoglyphs,
     repair_mojibake,
 )
@@ -93,6 +94,19 @@ def test_unrepairable_mixed_word_drops_the_line_not_the_document():
     text = normalize("Прв ред е добар.\nРецепт за Rакија.\nТрет ред е добар.", repairs)
     assert text == "Прв ред е добар.\nТрет ред е добар."
     assert repairs.lines_dropped == {"mixed_script": 1}
+
+
+def test_escaped_line_breaks_become_line_breaks_instead_of_dropping_the_line():
+    # Firefox's Macedonian strings have these; read as letters, "\\n\\nИзгасете" was one mixed-script word.
+    repairs = Repairs()
+    text = normalize("Нема доволно меморија.\\n\\nИзгасете некои програми.\\tГотово.", repairs)
+    assert text == "Нема доволно меморија.\n\nИзгасете некои програми. Готово."
+    assert repairs.escaped_breaks == 3 and not repairs.lines_dropped
+
+
+@pytest.mark.parametrize("text", [r"C:\new\tables", r"\textbf{Наслов}", r"Знакот \\n е нов ред.", "без обратна коса црта"])
+def test_backslashes_that_are_not_escaped_breaks_stay(text):
+    assert repair_escaped_breaks(text) == (text, 0)
 
 
 def test_replacement_character_drops_the_line():
