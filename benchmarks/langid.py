@@ -14,17 +14,21 @@ that normalisation drops counts as dropped. Text, from the shared corpora
 "before" is the scorer at ``--before REV`` (default: the last commit with the
 single-module scorer), loaded from git; "after" is the installed one.
 ``--ideas`` adds one column per idea (on the same half), ``--throughput``
-times both scorers over wiki.txt.
+times both scorers over wiki.txt. ``--frontier`` compares the variants where
+the threshold is what they trade: for each, the share of each neighbour's
+strings kept at the threshold that keeps exactly 97% of the Macedonian ones.
 
     python benchmarks/langid.py                      # held-out half, before and after
     python benchmarks/langid.py --half tune --ideas  # what each idea adds, on the tuning half
     python benchmarks/langid.py --throughput         # MB/s of the language ID over wiki.txt
+    python benchmarks/langid.py --ideas --frontier   # each neighbour kept where 97% of Macedonian is
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import re
 import subprocess
 import sys
@@ -77,6 +81,21 @@ def load_before(rev: str) -> types.ModuleType | None:
     sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(source, f"{rev}:langid.py", "exec"), module.__dict__)
     return module
+
+
+FRONTIER_MK_SHARE = 97.0
+
+
+def evidence_of(score, lines: list[str]) -> list[float]:
+    return [score(line).evidence if line else -math.inf for line in lines]
+
+
+def frontier(score, sets: dict[str, list[str]], share: float = FRONTIER_MK_SHARE) -> dict[str, float]:
+    """Each ui/ neighbour's kept % at the threshold that keeps ``share`` % of the Macedonian strings."""
+    mk = sorted(evidence_of(score, sets["ui/mk"]), reverse=True)
+    threshold = mk[max(0, math.ceil(share / 100 * len(mk)) - 1)]
+    return {name: 100.0 * sum(e >= threshold for e in evidence_of(score, lines)) / len(lines)
+            for name, lines in sets.items() if name.startswith("ui/")}
 
 
 def kept_percent(score, lines: list[str]) -> float:
@@ -157,6 +176,20 @@ def throughput(before: types.ModuleType | None, wiki: Path) -> None:
               f"kept {kept_percent(score, lines):.2f}% of its {len(lines):,} paragraphs")
 
 
+def print_frontier(before, sets, variants, half: str) -> None:
+    """The neighbours' kept % where each variant keeps exactly FRONTIER_MK_SHARE % of the Macedonian strings."""
+    rows = ({f"before ({BEFORE_REV})": frontier(before.score, sets)} if before else {}) | {"after": frontier(after.score, sets)}
+    for name, idea in variants.items():
+        with idea:
+            rows[f"after, {name}"] = frontier(after.score, sets)
+    names = [name for name in sets if name.startswith("ui/") and name != "ui/mk"]
+    print(f"\nkept % of each neighbour where {FRONTIER_MK_SHARE:g}% of the Macedonian strings are kept ({half} half)\n")
+    print("| variant | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for variant, kept in rows.items():
+        print(f"| {variant} | " + " | ".join(f"{kept[name]:.1f}" for name in names) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=CORPORA, help="the shared corpora folder (ui/, neighbours/, mk/)")
@@ -164,6 +197,8 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE_REV, help="git revision of the scorer to compare with")
     parser.add_argument("--ideas", action="store_true", help="add a column per idea")
     parser.add_argument("--throughput", action="store_true", help="time both scorers over mk/wiki.txt")
+    parser.add_argument("--frontier", action="store_true",
+                        help=f"each neighbour kept at the threshold that keeps {FRONTIER_MK_SHARE:g}%% of Macedonian")
     args = parser.parse_args()
     if not (args.data / "ui").is_dir():
         sys.exit(f"Error: no ui/ folder in {args.data} (pass --data, the shared corpora folder)")
@@ -179,6 +214,8 @@ def main() -> None:
     print("|---|---:|" + "---:|" * len(results))
     for i, (name, lines) in enumerate(sets.items()):
         print(f"| {name} | {len(lines):,} | " + " | ".join(f"{column[i]:.1f}" for column in results.values()) + " |")
+    if args.frontier:
+        print_frontier(before, sets, ideas(before) if args.ideas else {}, args.half)
     if args.throughput:
         print()
         throughput(before, args.data / "mk" / "wiki.txt")
