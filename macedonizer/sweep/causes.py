@@ -26,6 +26,11 @@ AT_UNIGRAM = 0.1
 """Nats either side of the unigram loss within which a run is at it (word frequencies, no more)."""
 
 
+def below_unigram(loss: float, unigram: float) -> bool:
+    """Whether ``loss`` is below the unigram loss by more than ``AT_UNIGRAM``: the run has left the plateau."""
+    return loss < unigram - AT_UNIGRAM
+
+
 def explain(outcome: dict, diagnostics: list[dict], seq_len: int) -> str:
     """The likely cause of a run that did not learn, from its diagnostics, with numbers."""
     if outcome["outcome"] == "learned":
@@ -51,7 +56,7 @@ def _baseline_causes(outcome: dict) -> list[str]:
                f"unigram {_pct(unigram_accuracy)})")
     if val > unigram + AT_UNIGRAM:
         return [f"stuck above the unigram loss {numbers}: not even the token frequencies learned yet"]
-    if val > unigram - AT_UNIGRAM:
+    if not below_unigram(val, unigram):
         return [f"plateau at the unigram loss {numbers}: predicting token frequencies"]
     return [f"below the unigram loss but not the n-gram baseline {numbers}: some context, "
             "less than a table of neighbours"]

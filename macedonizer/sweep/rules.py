@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .causes import AT_UNIGRAM, ATTENTION_LOGIT_MAX, GRADIENT_RATIO as CAUSE_RATIO, layer_gradient_ratio
+from .causes import AT_UNIGRAM, ATTENTION_LOGIT_MAX, below_unigram, GRADIENT_RATIO as CAUSE_RATIO, layer_gradient_ratio
 
 RULES = ("nan", "above-uniform", "attention-logits", "gradient-ratio", "unigram")
 GRACE = 0.1
@@ -68,7 +68,7 @@ class Watch:
 
     def __call__(self, kind: str, record: dict) -> str | None:
         if kind == "val" and record.get("unigram_loss") is not None:
-            self.left_plateau = float(record["loss"]) < record["unigram_loss"] - AT_UNIGRAM
+            self.left_plateau = below_unigram(float(record["loss"]), record["unigram_loss"])
         if self.stopped is None and self.rules:
             found = broken_rule(kind, record, self.total_steps, self.start_loss, self.grace, self.left_plateau)
             if found:
@@ -104,7 +104,7 @@ def _validation_rule(record: dict, where: str, share: float, start_loss: float, 
     if loss > start_loss:
         return "above-uniform", (f"validation loss {loss:.3f} {where} is above ln |V| = {start_loss:.3f}, "
                                  "the loss of a fresh model")
-    if share >= UNIGRAM_SHARE and unigram is not None and loss > unigram - AT_UNIGRAM:
+    if share >= UNIGRAM_SHARE and unigram is not None and not below_unigram(loss, unigram):
         return "unigram", (f"validation loss {loss:.3f} {where} is not below the unigram loss {unigram:.3f} "
                            f"by {AT_UNIGRAM:g} nats: still word frequencies at best")
     return None

@@ -56,6 +56,15 @@ def test_a_symptom_does_not_stop_a_run_that_left_the_plateau():
         assert stuck("val", val(25, 6.25)) is None and stuck("diagnostics", record) is not None
 
 
+@pytest.mark.parametrize("below", [0.0, 0.05, 0.1, 0.1001, 0.15, 1.0])
+def test_the_unigram_rule_and_the_left_plateau_flag_draw_one_border(below):
+    # One concept ("left the unigram plateau", causes.below_unigram) behind the rule, the flag and the causes.
+    record = val(60, 6.3 - below)
+    watch = Watch(total_steps=100, start_loss=START, rules=True)
+    stopped = watch("val", record) is not None
+    assert stopped == (broken_rule("val", record, 100, START) is not None) == (not watch.left_plateau)
+
+
 def test_only_nan_stops_a_run_in_its_grace():
     early = int(GRACE * 100) - 1
     assert broken_rule("val", val(early, 50.0), 100, START) is None
