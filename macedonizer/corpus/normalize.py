@@ -194,9 +194,9 @@ def normalize(text: str, repairs: Repairs) -> str:
     Lines that cannot be repaired are dropped (and counted in ``repairs``);
     the result may be empty.
     """
+    text, repairs.escaped_breaks = repair_escaped_breaks(text)
     # Mojibake is repaired before invisible characters are removed: the C1
     # controls it contains are bytes of the original text.
-    text, repairs.escaped_breaks = repair_escaped_breaks(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     kept = []
     for line in text.split("\n"):
