@@ -92,10 +92,10 @@ def evidence_of(score, lines: list[str]) -> list[float]:
 
 def frontier(score, sets: dict[str, list[str]], share: float = FRONTIER_MK_SHARE) -> dict[str, float]:
     """Each ui/ neighbour's kept % at the threshold that keeps ``share`` % of the Macedonian strings."""
-    mk = sorted(evidence_of(score, sets["ui/mk"]), reverse=True)
+    evidence = {name: evidence_of(score, lines) for name, lines in sets.items() if name.startswith("ui/")}
+    mk = sorted(evidence["ui/mk"], reverse=True)
     threshold = mk[max(0, math.ceil(share / 100 * len(mk)) - 1)]
-    return {name: 100.0 * sum(e >= threshold for e in evidence_of(score, lines)) / len(lines)
-            for name, lines in sets.items() if name.startswith("ui/")}
+    return {name: 100.0 * sum(e >= threshold for e in values) / len(values) for name, values in evidence.items()}
 
 
 def kept_percent(score, lines: list[str]) -> float:
