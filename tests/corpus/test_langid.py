@@ -120,14 +120,19 @@ def test_the_lexicon_holds_lower_case_words_by_language():
     assert "норфолк" not in masks and "ќе" not in masks
 
 
+def assert_one_clear_error(load, match: str) -> None:
+    """A cached loader, run afresh, raises MacedonizerError saying ``match``; the cache is left empty."""
+    load.cache_clear()
+    try:
+        with pytest.raises(MacedonizerError, match=match):
+            load()
+    finally:
+        load.cache_clear()
+
+
 def test_a_missing_lexicon_is_one_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(lexicon, "LEXICON_PATH", tmp_path / "missing.txt.gz")
-    lexicon.lexicon.cache_clear()
-    try:
-        with pytest.raises(MacedonizerError, match="word lists are missing"):
-            lexicon.lexicon()
-    finally:
-        lexicon.lexicon.cache_clear()
+    assert_one_clear_error(lexicon.lexicon, "word lists are missing")
 
 
 def test_endings_of_the_neighbours_and_of_macedonian():
@@ -190,12 +195,7 @@ def test_missing_word_frequencies_are_one_clear_error(monkeypatch):
     import wordfreq
 
     monkeypatch.setattr(wordfreq, "available_languages", lambda wordlist: {})
-    frequency.zipf_tables.cache_clear()
-    try:
-        with pytest.raises(MacedonizerError, match="word frequencies"):
-            frequency.zipf_tables()
-    finally:
-        frequency.zipf_tables.cache_clear()
+    assert_one_clear_error(frequency.zipf_tables, "word frequencies")
 
 
 def test_names_inside_a_sentence_are_not_looked_up(monkeypatch):
